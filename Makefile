@@ -1,0 +1,43 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MODEL  := models/u2netp.onnx
+OUT    := socialopt_output/demo
+
+.PHONY: install model demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test,rembg]"
+	touch $(STAMP)
+
+model: $(MODEL)
+
+$(MODEL): | $(STAMP)
+	$(BIN)/python -m socialopt.models_setup models
+
+demo: install model
+	$(BIN)/socialopt optimize samples/coffee.jpg --platforms all \
+		--description "Morning latte art in my favourite cafe" --output-dir $(OUT)
+
+test: install model
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install model
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/storage.py
+	$(BIN)/python bench/ai_calls.py
+	$(BIN)/python bench/photography.py
+	$(BIN)/python bench/bot_load.py
+
+clean:
+	rm -rf $(VENV) models socialopt_output .pytest_cache .ruff_cache

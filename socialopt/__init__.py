@@ -1,0 +1,1 @@
+"""socialopt: one photo in, ready-to-post content for every platform out."""

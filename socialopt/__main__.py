@@ -1,0 +1,3 @@
+from socialopt.cli import main
+
+raise SystemExit(main())

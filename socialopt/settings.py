@@ -1,0 +1,249 @@
+"""One settings object, read from the environment and `.env`. Secrets never print."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+
+class Secret:
+    """A string that never shows itself in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+def _str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _int(name: str, default: int) -> int:
+    raw = _str(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = _str(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = _str(name).lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    raw = _str(name)
+    if not raw:
+        return default
+    return tuple(part.strip() for part in raw.replace(";", ",").split(",") if part.strip())
+
+
+def _int_map(name: str) -> dict[str, int]:
+    """Parse `instagram=5,x=2` into {"instagram": 5, "x": 2}."""
+    out: dict[str, int] = {}
+    for item in _list(name):
+        key, _, value = item.partition("=")
+        try:
+            out[key.strip().lower()] = int(value)
+        except ValueError as exc:
+            raise SettingsError(f"{name}: expected platform=number, got {item!r}") from exc
+    return out
+
+
+class SettingsError(ValueError):
+    """A setting has a value the program cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Storage and defaults
+    data_dir: Path = Path("data")
+    default_timezone: str = "UTC"
+    default_language: str = "en"
+    default_platforms: tuple[str, ...] = (
+        "instagram", "facebook", "linkedin", "pinterest", "x", "tiktok",
+    )
+    output_format: str = "JPEG"
+    max_workers: int = 4
+    log_level: str = "INFO"
+
+    # Intake limits
+    max_upload_mb: int = 50
+    min_image_side: int = 300
+    max_image_pixels: int = 100_000_000
+    url_timeout_s: float = 20.0
+    allow_private_urls: bool = False
+
+    # Platform rule overrides, e.g. HASHTAG_LIMITS="instagram=5,x=2"
+    hashtag_limits: dict[str, int] = field(default_factory=dict)
+
+    # AI providers
+    ai_provider: str = "auto"  # auto | openai | gemini | offline
+    openai_api_key: Secret = field(default_factory=lambda: Secret(""))
+    openai_base_url: str = ""
+    openai_model: str = "gpt-4.1-mini"
+    openai_image_model: str = "gpt-image-1"
+    gemini_api_key: Secret = field(default_factory=lambda: Secret(""))
+    gemini_base_url: str = ""
+    gemini_model: str = "gemini-2.5-flash"
+    ai_timeout_s: float = 60.0
+    ai_max_retries: int = 2
+    ai_cache_days: int = 7
+    hashtag_sources: tuple[str, ...] = ()
+
+    # Product photography
+    u2net_home: Path = Path("models")
+    rembg_model: str = "u2netp"
+    cloudinary_url: Secret = field(default_factory=lambda: Secret(""))
+
+    # Telegram
+    telegram_bot_token: Secret = field(default_factory=lambda: Secret(""))
+    telegram_api_base_url: str = ""
+    telegram_file_base_url: str = ""
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    allowed_user_ids: tuple[int, ...] = ()
+    jobs_per_hour: int = 20
+    max_concurrent_jobs: int = 2
+
+    # Storage housekeeping
+    retention_days: int = 30
+    user_quota_mb: int = 500
+
+    @property
+    def openai_enabled(self) -> bool:
+        return bool(self.openai_api_key)
+
+    @property
+    def gemini_enabled(self) -> bool:
+        return bool(self.gemini_api_key)
+
+    @property
+    def ai_available(self) -> bool:
+        return self.resolved_ai_provider() != "offline"
+
+    def resolved_ai_provider(self) -> str:
+        """`auto` picks by the keys present: OpenAI first, then Gemini, else offline."""
+        if self.ai_provider != "auto":
+            return self.ai_provider
+        if self.openai_enabled:
+            return "openai"
+        if self.gemini_enabled:
+            return "gemini"
+        return "offline"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "socialopt.sqlite3"
+
+    def public_view(self) -> dict[str, object]:
+        """Every setting with secrets masked: safe to log or show."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_env(cls, env_file: str | Path | None = ".env") -> Settings:
+        """Read settings from the environment, after loading `env_file` if it exists."""
+        if env_file and Path(env_file).is_file():
+            load_dotenv(env_file, override=False)
+        cloudinary = _str("CLOUDINARY_URL")
+        if not cloudinary and _str("CLOUDINARY_CLOUD_NAME"):
+            cloudinary = "cloudinary://{}:{}@{}".format(
+                _str("CLOUDINARY_API_KEY"), _str("CLOUDINARY_API_SECRET"),
+                _str("CLOUDINARY_CLOUD_NAME"),
+            )
+        provider = _str("AI_PROVIDER", "auto").lower()
+        if provider not in {"auto", "openai", "gemini", "offline"}:
+            raise SettingsError(
+                f"AI_PROVIDER must be auto, openai, gemini or offline, got {provider!r}"
+            )
+        try:
+            allowed = tuple(int(x) for x in _list("ALLOWED_USER_IDS"))
+        except ValueError as exc:
+            raise SettingsError("ALLOWED_USER_IDS must be numeric Telegram user ids") from exc
+        defaults = cls()
+        return cls(
+            data_dir=Path(_str("DATA_DIR", str(defaults.data_dir))),
+            default_timezone=_str("DEFAULT_TIMEZONE", defaults.default_timezone),
+            default_language=_str("DEFAULT_LANGUAGE", defaults.default_language),
+            default_platforms=_list("DEFAULT_PLATFORMS", defaults.default_platforms),
+            output_format=_str("OUTPUT_FORMAT", defaults.output_format).upper(),
+            max_workers=_int("MAX_WORKERS", defaults.max_workers),
+            log_level=_str("LOG_LEVEL", defaults.log_level).upper(),
+            max_upload_mb=_int("MAX_UPLOAD_MB", defaults.max_upload_mb),
+            min_image_side=_int("MIN_IMAGE_SIDE", defaults.min_image_side),
+            max_image_pixels=_int("MAX_IMAGE_PIXELS", defaults.max_image_pixels),
+            url_timeout_s=_float("URL_TIMEOUT_S", defaults.url_timeout_s),
+            allow_private_urls=_bool("ALLOW_PRIVATE_URLS", defaults.allow_private_urls),
+            hashtag_limits=_int_map("HASHTAG_LIMITS"),
+            ai_provider=provider,
+            openai_api_key=Secret(_str("OPENAI_API_KEY")),
+            openai_base_url=_str("OPENAI_BASE_URL"),
+            openai_model=_str("OPENAI_MODEL", defaults.openai_model),
+            openai_image_model=_str("OPENAI_IMAGE_MODEL", defaults.openai_image_model),
+            gemini_api_key=Secret(_str("GEMINI_API_KEY") or _str("GOOGLE_API_KEY")),
+            gemini_base_url=_str("GOOGLE_GEMINI_BASE_URL"),
+            gemini_model=_str("GEMINI_MODEL", defaults.gemini_model),
+            ai_timeout_s=_float("AI_TIMEOUT_S", defaults.ai_timeout_s),
+            ai_max_retries=_int("AI_MAX_RETRIES", defaults.ai_max_retries),
+            ai_cache_days=_int("AI_CACHE_DAYS", defaults.ai_cache_days),
+            hashtag_sources=_list("HASHTAG_SOURCES"),
+            u2net_home=Path(_str("U2NET_HOME", str(defaults.u2net_home))),
+            rembg_model=_str("REMBG_MODEL", defaults.rembg_model),
+            cloudinary_url=Secret(cloudinary),
+            telegram_bot_token=Secret(_str("TELEGRAM_BOT_TOKEN")),
+            telegram_api_base_url=_str("TELEGRAM_API_BASE_URL"),
+            telegram_file_base_url=_str("TELEGRAM_FILE_BASE_URL"),
+            webhook_secret=Secret(_str("TELEGRAM_WEBHOOK_SECRET")),
+            allowed_user_ids=allowed,
+            jobs_per_hour=_int("JOBS_PER_HOUR", defaults.jobs_per_hour),
+            max_concurrent_jobs=_int("MAX_CONCURRENT_JOBS", defaults.max_concurrent_jobs),
+            retention_days=_int("RETENTION_DAYS", defaults.retention_days),
+            user_quota_mb=_int("USER_QUOTA_MB", defaults.user_quota_mb),
+        )
+
+    def secret_values(self) -> list[str]:
+        """Raw secret strings, for log redaction only."""
+        return [
+            s.get() for s in (
+                self.openai_api_key, self.gemini_api_key, self.cloudinary_url,
+                self.telegram_bot_token, self.webhook_secret,
+            ) if s
+        ]
