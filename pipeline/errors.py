@@ -49,7 +49,11 @@ class ProviderError(SocialOptError):
     code = "PROVIDER_FAILED"
 
     def __init__(
-        self, message: str, *, code: str | None = None, retryable: bool = False,
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retryable: bool = False,
         quota: bool = False,
     ) -> None:
         super().__init__(message, code=code)

@@ -12,11 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PRODUCT_STYLES: tuple[str, ...] = (
-    "floating", "flat_lay", "lifestyle", "product_art", "macro", "dark_moody",
+    "floating",
+    "flat_lay",
+    "lifestyle",
+    "product_art",
+    "macro",
+    "dark_moody",
     "solid_background",
 )
 LOGO_POSITIONS: tuple[str, ...] = (
-    "top-left", "top-right", "bottom-left", "bottom-right", "center",
+    "top-left",
+    "top-right",
+    "bottom-left",
+    "bottom-right",
+    "center",
 )
 OUTPUT_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP")
 LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "de", "fr", "ru")

@@ -151,8 +151,11 @@ PLATFORMS: dict[str, PlatformSpec] = {
         mention_limit=3,
         posting_windows=_IG_WINDOWS,
         sources={
-            "sizes": POSTYBIRB_762, "file": AYRSHARE, "caption": AYRSHARE,
-            "hashtags": IG_HASHTAG_CAP, "mentions": AYRSHARE,
+            "sizes": POSTYBIRB_762,
+            "file": AYRSHARE,
+            "caption": AYRSHARE,
+            "hashtags": IG_HASHTAG_CAP,
+            "mentions": AYRSHARE,
         },
     ),
     "facebook": PlatformSpec(

@@ -37,10 +37,17 @@ class ContentRequest:
 @dataclass(frozen=True)
 class AccountsRequest:
     niches: list[Niche]
-    platform: str
+    platform: str  # the first of `platforms`
     saved: tuple[Account, ...] = ()
     description: str = ""
-    limit: int = 5
+    limit: int = 5  # per platform
+    # every platform to answer for IN ONE CALL (a session pays one profiles call, not one per
+    # platform); each returned Account has its `platform` set. Empty means just `platform`.
+    platforms: tuple[str, ...] = ()
+
+    @property
+    def all_platforms(self) -> tuple[str, ...]:
+        return self.platforms or (self.platform,)
 
 
 @runtime_checkable

@@ -1,0 +1,244 @@
+"""`build_application`: the one place that wires the bot together.
+
+Services (repository, pipeline services, job runner) are opened in `post_init` and stored in
+`bot_data` (typed access: `context.svc`), closed in `post_shutdown`; `post_stop` lets running
+jobs finish and records the rest as interrupted. Updates of one user are processed in order,
+different users concurrently, so one user's slow step never holds up another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import warnings
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseHandler,
+    BaseUpdateProcessor,
+    ContextTypes,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.context import SERVICES_KEY, BotContext, BotServices
+from bot.errors import BotSetupError, error_handler
+from bot.handlers import common, photo
+from bot.jobs import JobRunner
+from socialopt.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 30.0  # how long a stop waits for running jobs before recording them interrupted
+F2_MODULES = (
+    "bot.handlers.caption", "bot.handlers.profiles", "bot.handlers.history",
+    "bot.handlers.settings",
+)
+_WIRING_KEY = "_wiring"
+
+
+@dataclass
+class _Wiring:
+    settings: Settings
+    repository: Any
+    services: Any
+    executor: Executor | None
+
+
+class PerUserUpdateProcessor(BaseUpdateProcessor):
+    """Process updates concurrently across users but in order for each user (and chat)."""
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    @staticmethod
+    def _key(update: object) -> int | None:
+        if isinstance(update, Update):
+            if update.effective_user is not None:
+                return update.effective_user.id
+            if update.effective_chat is not None:
+                return update.effective_chat.id
+        return None
+
+    async def do_process_update(self, update: object, coroutine: Any) -> None:
+        key = self._key(update)
+        if key is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key]
+                self._locks.pop(key, None)
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+
+def _f2_handlers() -> list[BaseHandler]:
+    """Handlers of the command modules (/caption, /profiles, /history, /settings)."""
+    out: list[BaseHandler] = []
+    for name in F2_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:  # a module being written elsewhere must not stop the bot
+            log.error("commands from %s are unavailable: %s", name, exc)
+            continue
+        out.extend(module.handlers())
+    return out
+
+
+def build_application(
+    settings: Settings,
+    *,
+    repository: Any = None,
+    services: Any = None,
+    executor: Executor | None = None,
+) -> Application:
+    """The bot application for `settings`. `repository` (an open storage Repository),
+    `services` (pipeline Services) and `executor` (where pipeline jobs run) are created in
+    post_init when not given; given ones are not closed by the application."""
+    token = settings.telegram_bot_token.get()
+    if not token:
+        raise BotSetupError(
+            "TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather and put it in .env.",
+            code="TELEGRAM_TOKEN_MISSING",
+        )
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .context_types(ContextTypes(context=BotContext))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(PerUserUpdateProcessor(256))
+        .post_init(_post_init)
+        .post_stop(_post_stop)
+        .post_shutdown(_post_shutdown)
+    )
+    if settings.telegram_api_base_url:
+        builder = builder.base_url(settings.telegram_api_base_url)
+    if settings.telegram_file_base_url:
+        builder = builder.base_file_url(settings.telegram_file_base_url)
+    app = builder.build()
+    app.bot_data[_WIRING_KEY] = _Wiring(settings, repository, services, executor)
+
+    app.add_handler(common.gate_handler(), group=-1)
+    with warnings.catch_warnings():
+        # per_message=False is intended: the photo conversation waits for messages and buttons
+        # of one chat; PTB warns that buttons are then tracked per chat.
+        warnings.simplefilter("ignore", PTBUserWarning)
+        conversation_and_buttons = photo.handlers()
+    # F2's modules first: their /settings conversation must see a logo upload before the
+    # photo conversation does; the photo flow's commands come last.
+    app.add_handlers(_f2_handlers() + conversation_and_buttons + common.handlers())
+    app.add_error_handler(error_handler)
+    return app
+
+
+async def _post_init(app: Application) -> None:
+    """Open storage and services, recover interrupted jobs, set the command menu."""
+    wiring: _Wiring = app.bot_data.pop(_WIRING_KEY)
+    settings = wiring.settings
+    repo = wiring.repository
+    if repo is None:
+        from storage.repository import Repository
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        repo = await Repository.open(settings.db_path)
+    services = wiring.services
+    if services is None:
+        services = await asyncio.to_thread(_build_services, settings)
+    svc = BotServices(
+        settings=settings, repo=repo, services=services,
+        jobs=JobRunner(settings.max_concurrent_jobs, wiring.executor),
+    )
+    app.bot_data[SERVICES_KEY] = svc
+    app.bot_data["_owns_repo"] = wiring.repository is None
+    svc.sessions_dir.mkdir(parents=True, exist_ok=True)
+    if settings.retention_days > 0:
+        purged = await repo.purge_older_than(settings.retention_days, settings.data_dir)
+        if purged:
+            log.info("retention: deleted %d sessions older than %d days", purged,
+                     settings.retention_days)
+    interrupted = await repo.mark_interrupted()
+    if interrupted:
+        log.warning("%d jobs were interrupted by the last stop", len(interrupted))
+    await notify_interrupted(app)
+    try:
+        await app.bot.set_my_commands(common.COMMANDS)
+    except TelegramError as exc:
+        log.warning("could not set the command menu: %s", exc)
+
+
+def _build_services(settings: Settings) -> Any:
+    from pipeline.services import build_services
+    from storage.cache import SqliteCache
+
+    return build_services(settings, cache=SqliteCache(settings.db_path))
+
+
+async def notify_interrupted(app: Application) -> int:
+    """Tell each user once about jobs a restart interrupted, with a Retry button."""
+    svc: BotServices = app.bot_data[SERVICES_KEY]
+    told = 0
+    for session in await svc.repo.unnotified_interrupted():
+        if session.user_id <= 0:  # CLI runs have no chat
+            await svc.repo.mark_notified(session.user_id, session.id)
+            continue
+        when = (session.started_at or "")[:16].replace("T", " ")
+        text = (
+            f"⚠️ Your photo from {when} UTC (session <code>{session.id}</code>) was "
+            "interrupted by a restart. Tap Retry to run it again."
+        )
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton("🔁 Retry", callback_data=f"{photo.RETRY_PREFIX}{session.id}")]]
+        )
+        try:
+            await app.bot.send_message(
+                session.user_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+            told += 1
+        except TelegramError as exc:  # blocked the bot, chat gone: do not retry forever
+            log.warning("could not tell user %s about session %s: %s", session.user_id,
+                        session.id, exc)
+        await svc.repo.mark_notified(session.user_id, session.id)
+    return told
+
+
+async def _post_stop(app: Application) -> None:
+    """Let running jobs finish (within STOP_GRACE_S); record the rest as interrupted."""
+    svc: BotServices | None = app.bot_data.get(SERVICES_KEY)
+    if svc is None:
+        return
+    unfinished = await svc.jobs.stop(STOP_GRACE_S)
+    if unfinished:
+        marked = await svc.repo.mark_interrupted()
+        log.warning("stopped with %d unfinished jobs; %d sessions marked interrupted",
+                    unfinished, len(marked))
+
+
+async def _post_shutdown(app: Application) -> None:
+    """Close what post_init opened."""
+    svc: BotServices | None = app.bot_data.pop(SERVICES_KEY, None)
+    if svc is None:
+        return
+    svc.jobs.close()
+    if app.bot_data.pop("_owns_repo", False):
+        await svc.repo.close()

@@ -1,0 +1,57 @@
+"""Typed bot context: the services every handler reaches through `context.svc`.
+
+Services live in `application.bot_data` (opened in `post_init`, closed in `post_shutdown`), the
+rules-bot way; `BotContext` gives handlers a typed door to them instead of `cast()` everywhere.
+Use it with `ContextTypes(context=BotContext)` (done in `bot.app.build_application`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+if TYPE_CHECKING:
+    from bot.jobs import JobRunner
+    from pipeline.services import Services
+    from socialopt.settings import Settings
+    from storage.repository import Repository
+
+SERVICES_KEY = "svc"
+
+
+@dataclass
+class BotServices:
+    """Everything a handler needs besides the update."""
+
+    settings: Settings
+    repo: Repository
+    services: Services | None  # pipeline services (provider, cache, remover ...)
+    jobs: JobRunner
+
+    @property
+    def sessions_dir(self) -> Path:
+        """`DATA_DIR/sessions`: each session's files live in `<sessions_dir>/<session_id>/`."""
+        return self.settings.data_dir / "sessions"
+
+
+class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
+    """CallbackContext with a typed `.svc` (the BotServices in bot_data)."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+
+    @property
+    def svc(self) -> BotServices:
+        """The bot's services; raises a clear error if used before `post_init`."""
+        try:
+            return self.bot_data[SERVICES_KEY]
+        except KeyError as exc:  # pragma: no cover - wiring mistake
+            raise RuntimeError("bot services are not open yet (post_init has not run)") from exc

@@ -1,0 +1,248 @@
+"""Sending a finished job to the chat, and the one status message edited while it runs.
+
+Order: the contact sheet as one photo; per platform the optimized image as a document named
+`<platform>_<W>x<H>.<ext>` (Telegram recompresses photos, documents stay untouched) and the
+text from `bot.formatting.platform_message` in HTML mode; product photos as documents; notices;
+then one closing message with the follow-up buttons. Texts respect the 4096/1024 limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    LinkPreviewOptions,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ExtBot
+
+from bot.formatting import CAPTION_LIMIT, display_name, escape, platform_message, split_message
+from pipeline.models import JobResult, ProductPhoto, ProgressEvent
+
+log = logging.getLogger(__name__)
+
+PHOTO_MAX_BYTES = 10 * 1024 * 1024  # sendPhoto limit; bigger previews go as a document
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+STATUS_MIN_INTERVAL_S = 1.0  # at most one status edit per second per chat (flood control)
+
+# Callback data of the closing message's buttons.
+ZIP_PREFIX = "d:zip:"  # d:zip:<session_id> -> my zip
+PRODUCT_PREFIX = "d:prod:"  # d:prod:<session_id> -> rerun with product photos
+CAPTIONS_PREFIX = "c:"  # bot.handlers.caption: c:<session_id>
+PROFILES_PREFIX = "pr:s:"  # bot.handlers.profiles: pr:s:<session_id>
+
+
+def _cut(text: str, limit: int = CAPTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def looks_like_product(result: JobResult) -> bool:
+    if result.product is not None:
+        return bool(result.product.is_product)
+    return bool(result.analysis.is_product)
+
+
+def closing_keyboard(session_id: str, *, product: bool) -> InlineKeyboardMarkup:
+    """`Download all`, `New captions`, `Profiles`; `Product photos` for product-like images."""
+    rows = [
+        [InlineKeyboardButton("📦 Download all", callback_data=f"{ZIP_PREFIX}{session_id}")],
+        [
+            InlineKeyboardButton("✍️ New captions", callback_data=f"{CAPTIONS_PREFIX}{session_id}"),
+            InlineKeyboardButton("👥 Profiles", callback_data=f"{PROFILES_PREFIX}{session_id}"),
+        ],
+    ]
+    if product:
+        rows.append(
+            [InlineKeyboardButton(
+                "🛍 Product photos", callback_data=f"{PRODUCT_PREFIX}{session_id}"
+            )]
+        )
+    return InlineKeyboardMarkup(rows)
+
+
+async def send_html(bot: ExtBot, chat_id: int, text: str, **kwargs: object) -> None:
+    """Send HTML text split under 4096 chars; markup (if any) goes on the last chunk."""
+    markup = kwargs.pop("reply_markup", None)
+    chunks = split_message(text)
+    for i, chunk in enumerate(chunks):
+        await bot.send_message(
+            chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+            reply_markup=markup if i == len(chunks) - 1 else None, **kwargs,
+        )
+
+
+async def _send_product_photos(bot: ExtBot, chat_id: int, photos: Sequence[ProductPhoto]) -> None:
+    if len(photos) == 1:
+        p = photos[0]
+        await bot.send_document(chat_id, p.image.data, filename=p.filename,
+                                caption=_cut(f"Product photo · {p.style}"))
+        return
+    for start in range(0, len(photos), 10):
+        group = list(photos[start:start + 10])
+        if len(group) == 1:
+            await _send_product_photos(bot, chat_id, group)
+            continue
+        media = [
+            InputMediaDocument(p.image.data, filename=p.filename,
+                               caption=_cut(f"Product photo · {p.style}"))
+            for p in group
+        ]
+        await bot.send_media_group(chat_id, media)
+
+
+async def deliver(
+    bot: ExtBot, chat_id: int, result: JobResult, *, timezone: str, elapsed_s: float = 0.0
+) -> None:
+    """Send everything a finished job produced, ending with the closing message."""
+    names = [display_name(k) for k in result.platforms]
+    if result.contact_sheet:
+        caption = _cut(f"All crops at a glance: {', '.join(names)}")
+        if len(result.contact_sheet) <= PHOTO_MAX_BYTES:
+            await bot.send_photo(chat_id, result.contact_sheet, caption=caption,
+                                 filename="contact_sheet.jpg")
+        else:
+            await bot.send_document(chat_id, result.contact_sheet, caption=caption,
+                                    filename="contact_sheet.jpg")
+    for key, res in result.platforms.items():
+        if res.image is not None:
+            await bot.send_document(
+                chat_id, res.image.data, filename=res.image.filename(key),
+                caption=_cut(f"{display_name(key)} · {res.image.width}×{res.image.height}"),
+            )
+        for chunk in platform_message(res, timezone=timezone):
+            await bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML,
+                                   link_preview_options=NO_PREVIEW)
+        if res.product_photos:
+            await _send_product_photos(bot, chat_id, res.product_photos)
+    notes = list(dict.fromkeys([*result.usage.notices, *result.warnings]))
+    if notes:
+        await send_html(bot, chat_id, "ℹ️ " + "\n".join(escape(n) for n in notes))
+    done = len(result.successful)
+    took = f" in {elapsed_s:.0f} s" if elapsed_s >= 1 else ""
+    text = (
+        f"✅ Done{took}: {done} of {len(result.platforms)} platforms ready.\n"
+        f"Session <code>{escape(result.session_id)}</code> — tap <b>Download all</b> for a zip "
+        "with every image, results.json and the caption files."
+    )
+    await send_html(
+        bot, chat_id, text,
+        reply_markup=closing_keyboard(result.session_id, product=looks_like_product(result)),
+    )
+
+
+class StatusMessage:
+    """One message edited as stages and platforms finish (at most once per interval)."""
+
+    def __init__(
+        self, bot: ExtBot, chat_id: int, message_id: int, platforms: Sequence[str],
+        session_id: str, *, min_interval: float = STATUS_MIN_INTERVAL_S,
+    ) -> None:
+        self.bot, self.chat_id, self.message_id = bot, chat_id, message_id
+        self.platforms = list(platforms)
+        self.session_id = session_id
+        self.min_interval = min_interval
+        self.stages: dict[str, bool] = {}
+        self.ready: dict[str, bool] = {}  # platform -> ok
+        self.done = self.total = 0
+        self._shown = ""
+        self._last = 0.0
+        self._lock = asyncio.Lock()
+        self._queue: asyncio.Queue[ProgressEvent] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+
+    # ---- text ------------------------------------------------------------------------------
+
+    def queued_text(self, position: int) -> str:
+        return (
+            f"⏳ In the queue: position {position}. I will start as soon as a worker is free.\n"
+            f"Session <code>{escape(self.session_id)}</code>"
+        )
+
+    def working_text(self) -> str:
+        labels = {"intake": "Image checked", "analysis": "Image analysed",
+                  "content": "Captions and hashtags written", "product": "Product photos made"}
+        lines = [f"⚙️ Working on your photo ({self.done}/{self.total or '…'})"]
+        for stage, label in labels.items():
+            if stage in self.stages:
+                lines.append(f"✅ {label}")
+        marks = []
+        for key in self.platforms:
+            state = self.ready.get(key)
+            icon = "⏳" if state is None else ("✅" if state else "❌")
+            marks.append(f"{icon} {display_name(key)}")
+        lines.append("  ".join(marks))
+        lines.append(f"Session <code>{escape(self.session_id)}</code>")
+        return "\n".join(lines)
+
+    # ---- editing ---------------------------------------------------------------------------
+
+    async def show(self, text: str, *, force: bool = False) -> None:
+        """Edit the message to `text` (skips unchanged text; never raises)."""
+        async with self._lock:
+            if text == self._shown:
+                return
+            if not force:
+                wait = self.min_interval - (time.monotonic() - self._last)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            try:
+                await self.bot.edit_message_text(
+                    text, self.chat_id, self.message_id, parse_mode=ParseMode.HTML
+                )
+                self._shown = text
+            except BadRequest as exc:
+                if "not modified" not in str(exc).lower():
+                    log.debug("status edit refused: %s", exc)
+            except TelegramError as exc:
+                log.debug("status edit failed: %s", exc)
+            self._last = time.monotonic()
+
+    def apply(self, event: ProgressEvent) -> None:
+        self.done, self.total = event.done, event.total
+        if event.platform:
+            self.ready[event.platform] = "failed" not in event.message.lower()
+        else:
+            self.stages[event.stage] = True
+
+    def progress_callback(self) -> object:
+        """A thread-safe ProgressFn that feeds this status message from a worker thread."""
+        loop = asyncio.get_running_loop()
+        queue = self._queue
+
+        def progress(event: ProgressEvent) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+        if self._pump is None:
+            self._pump = loop.create_task(self._run_pump())
+        return progress
+
+    async def _run_pump(self) -> None:
+        while True:
+            event = await self._queue.get()
+            self.apply(event)
+            while not self._queue.empty():
+                self.apply(self._queue.get_nowait())
+            await self.show(self.working_text())
+
+    def close(self) -> None:
+        """Stop following progress (sync; safe to call twice)."""
+        if self._pump is not None:
+            self._pump.cancel()
+            self._pump = None
+
+    async def finish(self, text: str) -> None:
+        """Stop following progress and show the final text at once."""
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
+        await self.show(text, force=True)

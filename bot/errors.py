@@ -1,0 +1,130 @@
+"""One error handler for the bot, and log redaction of API keys and the bot token.
+
+Users get one short sentence with a reference (their session id when there is one), never a
+stack trace. A SocialOptError raised by a handler is a refusal meant for the user: its message
+and code are shown and it is logged without a traceback. Everything else is logged with the
+traceback, with every secret replaced by `***`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import traceback
+import uuid
+from collections.abc import Iterable
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import Conflict, NetworkError, TelegramError, TimedOut
+
+from bot.context import SERVICES_KEY, BotContext
+from pipeline.errors import SocialOptError
+
+log = logging.getLogger("bot.errors")
+
+SESSION_KEY = "session_id"  # user_data key: the user's current or last session id
+
+
+class BotSetupError(SocialOptError):
+    """The bot cannot start: missing or rejected token, unreachable Bot API server."""
+
+    code = "BOT_SETUP_FAILED"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret (and the token's secret half) replaced by `***`."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+        if ":" in secret and secret.split(":", 1)[0].isdigit():
+            text = text.replace(secret.split(":", 1)[1], "***")  # bot token without the id
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts secrets in the formatted message and traceback."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + "".join(traceback.format_exception(*record.exc_info))
+            record.exc_info = None
+            record.exc_text = None
+        record.msg = redact(message, self.secrets)
+        record.args = None
+        return True
+
+
+def install_redaction(secrets: Iterable[str]) -> RedactingFilter:
+    """Attach a RedactingFilter to every handler of the root logger (idempotent)."""
+    flt = RedactingFilter(secrets)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+            handler.removeFilter(old)
+        handler.addFilter(flt)
+    return flt
+
+
+def format_exception(exc: BaseException, secrets: Iterable[str]) -> str:
+    """The traceback of `exc` as text with secrets redacted."""
+    return redact("".join(traceback.format_exception(exc)), secrets)
+
+
+def log_exception(
+    logger: logging.Logger, what: str, exc: BaseException, secrets: Iterable[str]
+) -> None:
+    """Log `exc` with its traceback, secrets redacted."""
+    logger.error("%s\n%s", redact(what, secrets), format_exception(exc, secrets))
+
+
+def new_reference() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def _secrets(context: BotContext) -> list[str]:
+    svc = context.bot_data.get(SERVICES_KEY) if context.bot_data is not None else None
+    values = list(svc.settings.secret_values()) if svc is not None else []
+    values.append(context.bot.token)
+    return values
+
+
+async def error_handler(update: object, context: BotContext) -> None:
+    """Log the error (redacted, with traceback) and tell the user one short sentence."""
+    error = context.error
+    if error is None:
+        return
+    secrets = _secrets(context)
+    if isinstance(error, NetworkError | TimedOut | Conflict) and not isinstance(update, Update):
+        log.warning("Telegram connection problem: %s", redact(str(error), secrets))
+        return
+    user_data = context.user_data if isinstance(update, Update) else None
+    reference = (user_data or {}).get(SESSION_KEY) or new_reference()
+    if isinstance(error, SocialOptError):
+        log.info("refused (%s) ref %s: %s", error.code, reference, redact(error.message, secrets))
+        text = f"{html.escape(error.user_text(), quote=False)}"
+    else:
+        user = update.effective_user.id if isinstance(update, Update) and update.effective_user \
+            else None
+        log_exception(log, f"update failed (user {user}, ref {reference})", error, secrets)
+        text = (
+            f"Sorry, something went wrong on my side (ref <code>{reference}</code>). "
+            "Please try again."
+        )
+    if isinstance(update, Update) and update.effective_chat is not None:
+        if update.callback_query is not None:
+            with contextlib.suppress(TelegramError):  # already answered by the handler
+                await update.callback_query.answer()
+        try:
+            await context.bot.send_message(
+                update.effective_chat.id, text, parse_mode=ParseMode.HTML
+            )
+        except TelegramError as exc:
+            log.warning("could not tell the user about an error: %s", redact(str(exc), secrets))

@@ -1,0 +1,180 @@
+"""/history: the user's recent sessions, with buttons to send a session's results again."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.context import BotContext
+from bot.formatting import display_name, escape, platform_message
+from pipeline.models import PlatformContent, PlatformResult, RenderedImage
+from pipeline.serialize import account_from_dict, posting_time_from_dict
+from storage.records import SessionRecord
+
+log = logging.getLogger(__name__)
+
+PREFIX = "h:"  # h:<session_id>
+LIMIT = 10
+STATUS_ICONS = {
+    "completed": "✅",
+    "failed": "❌",
+    "interrupted": "⚠️",
+    "processing": "⏳",
+    "pending": "⏳",
+}
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def when(session: SessionRecord, timezone: str) -> str:
+    """`25 Nov 14:02` in the user's time zone."""
+    moment = session.started
+    if moment is None:
+        return "?"
+    with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+        moment = moment.astimezone(ZoneInfo(timezone))
+    return moment.strftime("%d %b %H:%M")
+
+
+def history_text(sessions: list[SessionRecord], timezone: str) -> str:
+    """One numbered line per session: date, platforms, status."""
+    lines = [f"🗂 <b>Your recent sessions</b> ({escape(timezone)})", ""]
+    for i, s in enumerate(sessions, 1):
+        icon = STATUS_ICONS.get(s.status, "•")
+        names = ", ".join(display_name(p) for p in s.platforms) or "—"
+        line = f"{i}. {escape(when(s, timezone))} · {escape(names)} · {icon} {escape(s.status)}"
+        if s.description:
+            line += f"\n    <i>{escape(s.description[:60])}</i>"
+        if s.status == "failed" and s.error_code:
+            line += f" ({escape(s.error_code)})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def history_keyboard(sessions: list[SessionRecord], timezone: str) -> InlineKeyboardMarkup | None:
+    """A resend button for every session with results."""
+    buttons = [
+        InlineKeyboardButton(f"Resend {i} · {when(s, timezone)}", callback_data=f"{PREFIX}{s.id}")
+        for i, s in enumerate(sessions, 1)
+        if s.status == "completed" and s.results
+    ]
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def platform_result_from_dict(platform: str, data: dict[str, Any]) -> PlatformResult:
+    """A PlatformResult rebuilt from results.json (`platforms.<name>`), without image bytes."""
+    image = None
+    info = data.get("image")
+    if isinstance(info, dict) and info.get("width"):
+        image = RenderedImage(
+            b"", int(info["width"]), int(info["height"]), str(info.get("format") or "JPEG")
+        )
+    content = None
+    if data.get("caption") or data.get("hashtags"):
+        content = PlatformContent(
+            caption=str(data.get("caption") or ""),
+            hashtags=[str(h) for h in data.get("hashtags") or []],
+            alt_text=str(data.get("alt_text") or ""),
+            title=str(data.get("title") or ""),
+            provider=str(data.get("provider") or "offline"),
+        )
+    return PlatformResult(
+        platform=platform,
+        status=str(data.get("status") or "completed"),
+        image=image,
+        content=content,
+        posting_times=[posting_time_from_dict(t) for t in data.get("posting_times") or []],
+        profiles=[account_from_dict(a) for a in data.get("profile_results") or []],
+        provider=str(data.get("provider") or "offline"),
+        error=data.get("error"),
+    )
+
+
+async def resend_session(
+    context: BotContext, chat_id: int, session: SessionRecord, timezone: str
+) -> None:
+    """Send a stored session again from its folder: preview, images as documents, texts."""
+    folder = Path(context.svc.sessions_dir) / session.id
+    results = session.results or {}
+    preview = folder / "preview.jpg"
+    if preview.is_file():
+        with preview.open("rb") as fh:
+            await context.bot.send_photo(chat_id, fh, caption="All crops at a glance")
+    for platform, data in (results.get("platforms") or {}).items():
+        name = data.get("processed_image")
+        path = folder / name if name else None
+        if path is not None and path.is_file():
+            with path.open("rb") as fh:
+                await context.bot.send_document(chat_id, fh, filename=path.name)
+        for chunk in platform_message(
+            platform_result_from_dict(platform, data), timezone=timezone
+        ):
+            await context.bot.send_message(
+                chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+            )
+
+
+async def _deliver(
+    context: BotContext, chat_id: int, session: SessionRecord, timezone: str
+) -> None:
+    """F1's delivery of a stored session when it exists, else the folder resend above."""
+    try:
+        from bot import delivery
+    except ImportError:
+        delivery = None
+    deliver = getattr(delivery, "deliver_stored_session", None)
+    if deliver is None:
+        await resend_session(context, chat_id, session, timezone)
+        return
+    await deliver(context, chat_id, session)
+
+
+async def history_command(update: Update, context: BotContext) -> None:
+    """/history lists recent sessions with resend buttons."""
+    uid = update.effective_user.id
+    user = await context.svc.repo.ensure_user(uid)
+    sessions = await context.svc.repo.list_sessions(uid, limit=LIMIT)
+    if not sessions:
+        await update.effective_message.reply_text(
+            "No sessions yet. Send me a photo and your results will show up here."
+        )
+        return
+    await update.effective_message.reply_html(
+        history_text(sessions, user.timezone),
+        reply_markup=history_keyboard(sessions, user.timezone),
+    )
+
+
+async def history_button_pressed(update: Update, context: BotContext) -> None:
+    """`h:<sid>` sends that session's results again."""
+    query = update.callback_query
+    await query.answer()
+    uid, chat_id = update.effective_user.id, update.effective_chat.id
+    sid = query.data.removeprefix(PREFIX)
+    session = await context.svc.repo.get_session(uid, sid)
+    if session is None or not session.results:
+        await context.bot.send_message(
+            chat_id, "That session is gone (old sessions are deleted after a while)."
+        )
+        return
+    user = await context.svc.repo.ensure_user(uid)
+    await context.bot.send_message(
+        chat_id, f"Sending your results from {when(session, user.timezone)} again…"
+    )
+    await _deliver(context, chat_id, session, user.timezone)
+
+
+def handlers() -> list[BaseHandler]:
+    """The /history command and its resend buttons."""
+    return [
+        CommandHandler("history", history_command),
+        CallbackQueryHandler(history_button_pressed, pattern=f"^{PREFIX}"),
+    ]

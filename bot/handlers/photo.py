@@ -1,0 +1,421 @@
+"""The photo conversation: photo or image file -> platforms and options -> description -> job.
+
+1. A photo (or an image sent as a file) is downloaded and checked by intake; a bad file gets
+   the intake error as one sentence with its code and nothing else happens.
+2. An inline keyboard toggles platforms (starting from the user's defaults), `All`, options
+   and `Done`; every tap edits the same message.
+3. A short description is asked for; text answers it, `Skip` or /skip skips it.
+4. The job is queued (bot.jobs): a status message follows it and the results are delivered.
+
+Also here: the result buttons that start or fetch something for a session (`Download all`,
+`Product photos`) and `Retry` for a job interrupted by a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import BotContext
+from bot.delivery import PRODUCT_PREFIX, ZIP_PREFIX
+from bot.errors import SESSION_KEY
+from bot.formatting import display_name, escape
+from bot.jobs import job_options, start_photo_job
+from pipeline.errors import IntakeError, SocialOptError
+from pipeline.intake import MB, IntakeLimits, load_image
+from pipeline.outputs import make_zip
+from pipeline.platforms import PLATFORM_KEYS
+
+CHOOSING, DESCRIBING = range(2)
+DRAFT_KEY = "draft"
+NOTE_KEY = "file_note_shown"
+RETRY_PREFIX = "r:retry:"
+CLOUD_DOWNLOAD_LIMIT = 20 * MB  # getFile on Telegram's cloud Bot API
+CLOUD_UPLOAD_LIMIT = 50 * MB
+MAX_DESCRIPTION = 1000
+IMAGE_FILTER = filters.PHOTO | filters.Document.ALL
+
+
+@dataclass
+class Draft:
+    """What the user has chosen so far for one photo."""
+
+    image: bytes
+    source_name: str
+    width: int
+    height: int
+    platforms: list[str]
+    ai_available: bool
+    has_logo: bool
+    use_ai: bool = True
+    product: bool = False
+    logo: bool = False
+    keyboard_id: int = 0
+    prompt_id: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# -- intake ------------------------------------------------------------------------------------
+
+
+def _check_image(data: bytes, limits: IntakeLimits) -> tuple[int, int]:
+    """(width, height) of a usable image, or IntakeError with its code."""
+    source = load_image(data, limits, draft_size=(64, 64))
+    return source.info.width, source.info.height
+
+
+async def _download(message: Message, context: BotContext) -> tuple[bytes, str]:
+    """The bytes of the photo or document in `message`, refusing what cannot be an image."""
+    settings = context.svc.settings
+    limits = IntakeLimits.from_settings(settings)
+    if message.photo:
+        item, name = message.photo[-1], "photo.jpg"
+    else:
+        doc = message.document
+        item, name = doc, doc.file_name or "file"
+        mime = (doc.mime_type or "").lower()
+        if mime and not mime.startswith("image/") and mime != "application/octet-stream":
+            raise IntakeError(
+                f"This file ({mime}) is not an image. Please send a JPEG, PNG, WEBP, "
+                "BMP or TIFF photo.",
+                code="INVALID_IMAGE_FORMAT",
+            )
+    size = item.file_size or 0
+    if size > limits.max_bytes:
+        raise IntakeError(
+            f"The file is larger than the {limits.max_bytes // MB} MB limit. "
+            "Please send a smaller image.",
+            code="IMAGE_TOO_LARGE",
+        )
+    if size > CLOUD_DOWNLOAD_LIMIT and not settings.telegram_api_base_url:
+        raise IntakeError(
+            "Telegram lets bots download files up to 20 MB. Please send a smaller image.",
+            code="IMAGE_TOO_LARGE",
+        )
+    tg_file = await item.get_file()
+    return bytes(await tg_file.download_as_bytearray()), name
+
+
+# -- keyboard ----------------------------------------------------------------------------------
+
+
+def _mark(on: bool, label: str) -> str:
+    return f"✅ {label}" if on else label
+
+
+def keyboard(draft: Draft) -> InlineKeyboardMarkup:
+    """Platform toggles, All, option toggles and Done."""
+    buttons = [
+        InlineKeyboardButton(_mark(k in draft.platforms, display_name(k)), callback_data=f"p:tog:{k}")
+        for k in PLATFORM_KEYS
+    ]
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append([InlineKeyboardButton("All", callback_data="p:all")])
+    options = []
+    if draft.ai_available:
+        options.append(InlineKeyboardButton(_mark(draft.use_ai, "AI analysis"), callback_data="p:opt:ai"))
+    options.append(
+        InlineKeyboardButton(_mark(draft.product, "Product photos"), callback_data="p:opt:product")
+    )
+    if draft.has_logo:
+        options.append(InlineKeyboardButton(_mark(draft.logo, "Logo"), callback_data="p:opt:logo"))
+    rows.append(options)
+    rows.append([InlineKeyboardButton("Done ▶️", callback_data="p:done")])
+    return InlineKeyboardMarkup(rows)
+
+
+def keyboard_text(draft: Draft, *, warning: str = "") -> str:
+    lines = [f"📷 Got your image ({draft.width}×{draft.height})."]
+    lines += draft.notes
+    lines.append("Pick the platforms (✅ = selected) and options, then tap <b>Done</b>.")
+    if warning:
+        lines.append(f"⚠️ {warning}")
+    return "\n".join(lines)
+
+
+def _draft(context: BotContext, message_id: int | None) -> Draft | None:
+    draft = context.user_data.get(DRAFT_KEY) if context.user_data is not None else None
+    if draft is None or (message_id is not None and message_id != draft.keyboard_id):
+        return None
+    return draft
+
+
+async def _expired(update: Update) -> None:
+    await update.callback_query.answer("This menu has expired; send the photo again.")
+
+
+# -- conversation steps ------------------------------------------------------------------------
+
+
+async def image_received(update: Update, context: BotContext) -> int | None:
+    """A photo or a file: check it, then show the platform keyboard (a new photo restarts)."""
+    message = update.effective_message
+    svc = context.svc
+    try:
+        data, name = await _download(message, context)
+        width, height = await asyncio.to_thread(
+            _check_image, data, IntakeLimits.from_settings(svc.settings)
+        )
+    except IntakeError as exc:
+        await message.reply_text(f"⚠️ {exc.user_text()}")
+        return None
+    uid = update.effective_user.id
+    user = await svc.repo.ensure_user(uid, language=update.effective_user.language_code)
+    saved = user.default_platforms or svc.settings.default_platforms
+    draft = Draft(
+        image=data, source_name=name, width=width, height=height,
+        platforms=[k for k in PLATFORM_KEYS if k in saved],
+        ai_available=svc.settings.ai_available, has_logo=bool(user.logo_path),
+    )
+    draft.use_ai = draft.ai_available
+    draft.logo = draft.has_logo
+    if message.photo and not context.user_data.get(NOTE_KEY):
+        context.user_data[NOTE_KEY] = True
+        draft.notes.append(
+            "💡 Tip: send the photo <b>as a file</b> next time; that keeps its full quality."
+        )
+    context.user_data[DRAFT_KEY] = draft
+    sent = await message.reply_text(
+        keyboard_text(draft), reply_markup=keyboard(draft), parse_mode=ParseMode.HTML
+    )
+    draft.keyboard_id = sent.message_id
+    return CHOOSING
+
+
+async def toggle(update: Update, context: BotContext) -> int:
+    """Platform, All or option toggles: edit the same keyboard."""
+    query = update.callback_query
+    await query.answer()
+    draft = _draft(context, query.message.message_id if query.message else None)
+    if draft is None:
+        return CHOOSING
+    action = query.data.removeprefix("p:")
+    if action == "all":
+        everything = list(PLATFORM_KEYS)
+        draft.platforms = [] if draft.platforms == everything else everything
+    elif action.startswith("tog:"):
+        key = action.removeprefix("tog:")
+        chosen = set(draft.platforms) ^ {key}
+        draft.platforms = [k for k in PLATFORM_KEYS if k in chosen]
+    elif action == "opt:ai":
+        draft.use_ai = not draft.use_ai
+    elif action == "opt:product":
+        draft.product = not draft.product
+    elif action == "opt:logo":
+        draft.logo = not draft.logo
+    await query.edit_message_reply_markup(keyboard(draft))
+    return CHOOSING
+
+
+async def done(update: Update, context: BotContext) -> int:
+    """Done: explain when nothing is selected, else ask for a description."""
+    query = update.callback_query
+    draft = _draft(context, query.message.message_id if query.message else None)
+    if draft is None:
+        await _expired(update)
+        return CHOOSING
+    if not draft.platforms:
+        warning = "Pick at least one platform, then tap Done."
+        await query.answer(warning, show_alert=True)
+        await query.edit_message_text(
+            keyboard_text(draft, warning=warning), reply_markup=keyboard(draft),
+            parse_mode=ParseMode.HTML,
+        )
+        return CHOOSING
+    await query.answer()
+    chosen = ", ".join(display_name(k) for k in draft.platforms)
+    extras = [label for on, label in ((draft.use_ai and draft.ai_available, "AI analysis"),
+              (draft.product, "product photos"), (draft.logo and draft.has_logo, "logo")) if on]
+    summary = f"📷 {draft.width}×{draft.height} for <b>{escape(chosen)}</b>"
+    if extras:
+        summary += f" with {escape(', '.join(extras))}"
+    await query.edit_message_text(summary + ".", parse_mode=ParseMode.HTML)
+    prompt = await query.message.reply_text(
+        "✏️ Add a short description (what, where, who): it makes the captions better. "
+        "Or tap Skip (or send /skip).",
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("Skip", callback_data="p:skip")]]),
+    )
+    draft.prompt_id = prompt.message_id
+    return DESCRIBING
+
+
+async def choosing_hint(update: Update, context: BotContext) -> int:
+    """Text while choosing platforms: point at the buttons."""
+    await update.effective_message.reply_text("Tap the platforms you want, then Done.")
+    return CHOOSING
+
+
+async def description_received(update: Update, context: BotContext) -> int:
+    """The description text: start the job."""
+    text = (update.effective_message.text or "").strip()[:MAX_DESCRIPTION]
+    return await _start(update, context, text)
+
+
+async def skip_pressed(update: Update, context: BotContext) -> int:
+    """Skip button or /skip: start the job without a description."""
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    return await _start(update, context, "")
+
+
+async def _start(update: Update, context: BotContext, description: str) -> int:
+    draft: Draft | None = context.user_data.pop(DRAFT_KEY, None)
+    if draft is None:
+        return ConversationHandler.END
+    svc, uid, chat_id = context.svc, update.effective_user.id, update.effective_chat.id
+    if draft.prompt_id:
+        note = "📝 Description noted." if description else "No description."
+        await context.bot.edit_message_text(note, chat_id, draft.prompt_id)
+    options = await job_options(
+        svc, uid, platforms=draft.platforms, description=description,
+        use_ai=draft.use_ai and draft.ai_available, product=draft.product,
+        logo=draft.logo and draft.has_logo, source_name=draft.source_name,
+    )
+    try:
+        sid = await start_photo_job(
+            svc, context.bot, user_id=uid, chat_id=chat_id, image=draft.image, options=options
+        )
+    except SocialOptError as exc:
+        await context.bot.send_message(chat_id, f"⚠️ {exc.user_text()}")
+        return ConversationHandler.END
+    context.user_data[SESSION_KEY] = sid
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    """/cancel at any step: forget the photo."""
+    context.user_data.pop(DRAFT_KEY, None)
+    await update.effective_message.reply_text(
+        "Cancelled. Send a new photo whenever you like."
+    )
+    return ConversationHandler.END
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """A photo-menu button pressed after its conversation ended."""
+    await _expired(update)
+
+
+# -- result buttons ----------------------------------------------------------------------------
+
+
+async def zip_pressed(update: Update, context: BotContext) -> None:
+    """`Download all`: a zip with the session's images, results.json and caption files."""
+    query = update.callback_query
+    await query.answer()
+    svc, uid = context.svc, update.effective_user.id
+    sid = query.data.removeprefix(ZIP_PREFIX)
+    session = await svc.repo.get_session(uid, sid)
+    folder = svc.sessions_dir / sid
+    if session is None or session.status != "completed" or not folder.is_dir():
+        await query.message.reply_text("Those files are no longer available.")
+        return
+    with tempfile.TemporaryDirectory(prefix="socialopt-zip-") as tmp:
+        zip_path = await asyncio.to_thread(make_zip, folder, Path(tmp) / f"socialopt_{sid}.zip")
+        size = zip_path.stat().st_size
+        if size > CLOUD_UPLOAD_LIMIT and not svc.settings.telegram_api_base_url:
+            await query.message.reply_text(
+                f"The zip is {size // MB} MB, over Telegram's 50 MB limit for bots; "
+                "the images were sent one by one above."
+            )
+            return
+        with zip_path.open("rb") as fh:
+            await context.bot.send_document(
+                update.effective_chat.id, fh, filename=zip_path.name,
+                caption=f"All files of session {sid}",
+            )
+
+
+async def _rerun(update: Update, context: BotContext, sid: str, *, product: bool) -> None:
+    """Start a new job from a stored session's source image."""
+    svc, uid, chat_id = context.svc, update.effective_user.id, update.effective_chat.id
+    session = await svc.repo.get_session(uid, sid)
+    data = None
+    if session is not None and session.source_path:
+        data = await asyncio.to_thread(_read, Path(session.source_path))
+    if session is None or data is None:
+        await context.bot.send_message(chat_id, "I no longer have that photo; please send it again.")
+        return
+    stored = session.options or {}
+    options = await job_options(
+        svc, uid, platforms=session.platforms, description=session.description,
+        use_ai=session.use_ai, product=product or bool(stored.get("product_styles")),
+        logo=bool(stored.get("logo")), source_name=str(stored.get("source_name") or ""),
+    )
+    try:
+        new_sid = await start_photo_job(
+            svc, context.bot, user_id=uid, chat_id=chat_id, image=data, options=options
+        )
+    except SocialOptError as exc:
+        await context.bot.send_message(chat_id, f"⚠️ {exc.user_text()}")
+        return
+    context.user_data[SESSION_KEY] = new_sid
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+async def product_pressed(update: Update, context: BotContext) -> None:
+    """`Product photos`: run the session again with product photography."""
+    query = update.callback_query
+    await query.answer()
+    await _rerun(update, context, query.data.removeprefix(PRODUCT_PREFIX), product=True)
+
+
+async def retry_pressed(update: Update, context: BotContext) -> None:
+    """`Retry` on a job interrupted by a restart."""
+    query = update.callback_query
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _rerun(update, context, query.data.removeprefix(RETRY_PREFIX), product=False)
+
+
+def conversation() -> ConversationHandler:
+    """The photo conversation (entry: a photo or a file; /cancel leaves from any step)."""
+    entry = MessageHandler(IMAGE_FILTER, image_received)
+    return ConversationHandler(
+        entry_points=[entry],
+        states={
+            CHOOSING: [
+                CallbackQueryHandler(done, pattern=r"^p:done$"),
+                CallbackQueryHandler(toggle, pattern=r"^p:(all|tog:\w+|opt:\w+)$"),
+                MessageHandler(filters.TEXT & ~filters.COMMAND, choosing_hint),
+            ],
+            DESCRIBING: [
+                MessageHandler(filters.TEXT & ~filters.COMMAND, description_received),
+                CallbackQueryHandler(skip_pressed, pattern=r"^p:skip$"),
+                CommandHandler("skip", skip_pressed),
+            ],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+        allow_reentry=True,
+        name="photo",
+    )
+
+
+def handlers() -> list[BaseHandler]:
+    """The conversation, then the buttons that outlive it."""
+    return [
+        conversation(),
+        CallbackQueryHandler(stale_button, pattern=r"^p:"),
+        CallbackQueryHandler(zip_pressed, pattern=f"^{ZIP_PREFIX}"),
+        CallbackQueryHandler(product_pressed, pattern=f"^{PRODUCT_PREFIX}"),
+        CallbackQueryHandler(retry_pressed, pattern=f"^{RETRY_PREFIX}"),
+    ]

@@ -1,0 +1,267 @@
+"""/profiles: accounts worth tagging, and the user's own list of accounts.
+
+`/profiles` uses the last session's niches, `/profiles <topic>` a topic; buttons pick the
+platform. `/profiles add @handle <niche> [platform]` and `/profiles remove @handle` keep the
+user's list, which always comes first. Without AI nothing is invented: saved accounts plus
+search links, and the message says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.context import BotContext
+from bot.formatting import accounts_block, display_name, escape, split_message
+from bot.handlers.caption import session_niches
+from pipeline import accounts as accounts_mod
+from pipeline import niches as niches_mod
+from pipeline.errors import OptionsError, ProviderError
+from pipeline.models import Account, Niche, Usage
+from pipeline.platforms import PLATFORM_KEYS, normalize_platform
+from pipeline.providers.base import AccountsRequest
+from storage.errors import InvalidHandle
+
+log = logging.getLogger(__name__)
+
+PREFIX = "pr:"  # pr:p:<platform> shows accounts; pr:s:<session_id> starts from a session
+QUERY_KEY = "profiles_query"
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+USAGE = (
+    "<b>/profiles</b> — accounts to tag for your last photo\n"
+    "<b>/profiles</b> <i>topic</i> — accounts for a topic\n"
+    "<b>/profiles add</b> @handle <i>niche</i> [<i>platform</i>] — save one of your own\n"
+    "<b>/profiles remove</b> @handle — forget it"
+)
+OFFLINE_NOTE = (
+    "AI account discovery is off, and I never invent handles: these are your saved accounts "
+    "and links that search the platform."
+)
+
+
+@dataclass
+class ProfilesQuery:
+    """What the platform buttons look up: niches, a description, the platforms offered."""
+
+    niches: list[Niche]
+    description: str
+    platforms: tuple[str, ...]
+
+
+@dataclass
+class Found:
+    accounts: list[Account]
+    offline: bool
+    notice: str = ""
+
+
+def find_accounts(services: Any, request: AccountsRequest) -> Found:
+    """Suggestions for one platform: the accounts provider when AI is on, else offline. Sync."""
+    finder = getattr(services, "accounts_provider", None)
+    notice = ""
+    if finder is not None and finder.name != "offline":
+        try:
+            return Found(finder.find_accounts(request, Usage()), offline=False)
+        except ProviderError as exc:
+            log.warning("account discovery failed (%s): offline suggestions", exc.code)
+            notice = f"Account discovery is unavailable right now ({exc.code})."
+    return Found(accounts_mod.offline_accounts(request), offline=True, notice=notice)
+
+
+def merge_accounts(saved: list[Account], found: list[Account], platform: str) -> list[Account]:
+    """Saved accounts first, then suggestions for this platform, without duplicates."""
+    seen: set[str] = set()
+    out: list[Account] = []
+    for acc in saved + [a for a in found if a.platform in ("", platform)]:
+        ident = (acc.handle or acc.url or acc.note).lower()
+        if ident and ident not in seen:
+            seen.add(ident)
+            out.append(acc)
+    return out
+
+
+def _platform_keyboard(platforms: tuple[str, ...]) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(display_name(p), callback_data=f"{PREFIX}p:{p}") for p in platforms
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+
+
+def profiles_button(session_id: str, label: str = "Profiles") -> InlineKeyboardButton:
+    """The button that opens the platform picker for a session (for the closing message)."""
+    return InlineKeyboardButton(label, callback_data=f"{PREFIX}s:{session_id}")
+
+
+async def _show_picker(update: Update, context: BotContext, query: ProfilesQuery) -> None:
+    context.user_data[QUERY_KEY] = query
+    names = ", ".join(n.name for n in query.niches)
+    text = f"👥 Accounts worth tagging for <b>{escape(names)}</b>. Pick the platform:"
+    await context.bot.send_message(
+        update.effective_chat.id,
+        text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=_platform_keyboard(query.platforms),
+    )
+
+
+async def _session_query(context: BotContext, uid: int, sid: str = "") -> ProfilesQuery | None:
+    repo = context.svc.repo
+    session = await (repo.get_session(uid, sid) if sid else repo.last_session(uid))
+    if session is None or not session.results:
+        return None
+    found = session_niches(session.results, session.description)
+    return ProfilesQuery(found, session.description, session.platforms or PLATFORM_KEYS)
+
+
+async def _add(update: Update, context: BotContext, args: list[str]) -> None:
+    message = update.effective_message
+    if len(args) < 2:
+        await message.reply_html(
+            "Tell me the handle and its niche: <code>/profiles add @handle coffee</code>"
+        )
+        return
+    handle, words = args[0], args[1:]
+    platform = ""
+    if len(words) > 1:
+        try:
+            platform = normalize_platform(words[-1])
+            words = words[:-1]
+        except OptionsError:
+            platform = ""
+    if not accounts_mod.valid_handle(platform, handle):
+        await message.reply_html(
+            f"<code>{escape(handle)}</code> doesn't look like an account handle"
+            f"{' on ' + display_name(platform) if platform else ''}: use letters, digits, "
+            "'.' or '_', like <code>@my_brand</code>. (INVALID_HANDLE)"
+        )
+        return
+    niche = " ".join(words).strip().lower()
+    try:
+        account = await context.svc.repo.add_account(
+            update.effective_user.id, handle, niche, platform
+        )
+    except InvalidHandle as exc:
+        await message.reply_html(escape(exc.user_text()))
+        return
+    where = f" on {display_name(account.platform)}" if account.platform else ""
+    await message.reply_html(
+        f"Saved <code>{escape(account.handle)}</code> for <b>{escape(account.niche)}</b>{where}."
+        " Your accounts always come first in suggestions."
+    )
+
+
+async def _remove(update: Update, context: BotContext, args: list[str]) -> None:
+    message = update.effective_message
+    if not args:
+        await message.reply_html("Which one? <code>/profiles remove @handle</code>")
+        return
+    removed = await context.svc.repo.remove_account(update.effective_user.id, args[0])
+    if removed:
+        await message.reply_html(f"Removed <code>{escape(args[0])}</code> from your accounts.")
+    else:
+        await message.reply_html(f"<code>{escape(args[0])}</code> is not in your saved accounts.")
+
+
+async def profiles_command(update: Update, context: BotContext) -> None:
+    """/profiles [topic | add @handle niche | remove @handle]."""
+    args = context.args or []
+    sub = args[0].lower() if args else ""
+    if sub == "add":
+        await _add(update, context, args[1:])
+        return
+    if sub in ("remove", "rm", "delete"):
+        await _remove(update, context, args[1:])
+        return
+    uid = update.effective_user.id
+    if args:
+        topic = " ".join(args)
+        user = await context.svc.repo.ensure_user(uid)
+        platforms = user.default_platforms or tuple(context.svc.settings.default_platforms)
+        query = ProfilesQuery(niches_mod.match_niches(topic, None), topic, tuple(platforms))
+    else:
+        query = await _session_query(context, uid)
+        if query is None:
+            await update.effective_message.reply_html(
+                "I have no finished photo of yours yet.\n\n" + USAGE
+            )
+            return
+    await _show_picker(update, context, query)
+
+
+async def _accounts_text(
+    context: BotContext, uid: int, query: ProfilesQuery, platform: str
+) -> str:
+    saved = await context.svc.repo.list_accounts(uid, platform=platform)
+    request = AccountsRequest(query.niches, platform, tuple(saved), query.description)
+    loop = asyncio.get_running_loop()
+    found = await loop.run_in_executor(None, partial(find_accounts, context.svc.services, request))
+    items = merge_accounts(saved, found.accounts, platform)
+    names = ", ".join(n.name for n in query.niches)
+    lines = [f"👥 <b>{escape(display_name(platform))}</b> — {escape(names)}", ""]
+    lines += accounts_block(items) or ["Nothing to suggest yet."]
+    if found.notice:
+        lines += ["", escape(found.notice)]
+    if found.offline:
+        lines += ["", f"<i>{escape(OFFLINE_NOTE)}</i>"]
+    if not saved:
+        lines += ["", "Add your own with <code>/profiles add @handle niche</code>."]
+    return "\n".join(lines)
+
+
+async def profiles_button_pressed(update: Update, context: BotContext) -> None:
+    """`pr:p:<platform>` shows accounts; `pr:s:<sid>` opens the picker for a session."""
+    cb = update.callback_query
+    await cb.answer()
+    kind, _, value = cb.data.removeprefix(PREFIX).partition(":")
+    uid = update.effective_user.id
+    if kind == "s":
+        query = await _session_query(context, uid, value)
+        if query is None:
+            await context.bot.send_message(
+                update.effective_chat.id, "That session has no results to look at."
+            )
+            return
+        await _show_picker(update, context, query)
+        return
+    query = context.user_data.get(QUERY_KEY) or await _session_query(context, uid)
+    if query is None or value not in PLATFORM_KEYS:
+        await context.bot.send_message(
+            update.effective_chat.id, "Send /profiles again to pick accounts."
+        )
+        return
+    text = await _accounts_text(context, uid, query, value)
+    chunks = split_message(text)
+    markup = _platform_keyboard(query.platforms)
+    try:
+        await cb.edit_message_text(
+            chunks[0],
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=NO_PREVIEW,
+        )
+    except BadRequest as exc:  # same platform pressed twice: "message is not modified"
+        if "not modified" not in str(exc).lower():
+            raise
+    for chunk in chunks[1:]:
+        await context.bot.send_message(
+            update.effective_chat.id,
+            chunk,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=NO_PREVIEW,
+        )
+
+
+def handlers() -> list[BaseHandler]:
+    """The /profiles command and its platform buttons."""
+    return [
+        CommandHandler("profiles", profiles_command),
+        CallbackQueryHandler(profiles_button_pressed, pattern=f"^{PREFIX}"),
+    ]

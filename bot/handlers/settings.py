@@ -1,0 +1,389 @@
+"""/settings: default platforms, time zone, caption language, logo and output format.
+
+One inline menu edited in place; two steps wait for a message: the time zone (an IANA name)
+and the logo (a PNG/JPEG sent as a file or a photo). Everything is saved with
+`Repository.update_user`; the logo file lives at `DATA_DIR/users/<uid>/logo.png`.
+
+Register `handlers()` in a group before the photo conversation (group -1 is meant): in the
+logo and time-zone steps it consumes the update and stops other handlers; a photo sent during
+the time-zone step leaves settings and goes on to the photo flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import warnings
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from PIL import Image, UnidentifiedImageError
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.context import BotContext
+from bot.formatting import display_name, escape
+from pipeline.errors import OptionsError
+from pipeline.models import LANGUAGES, LOGO_POSITIONS, OUTPUT_FORMATS
+from pipeline.platforms import PLATFORM_KEYS
+from storage.records import UserSettings
+
+MENU, TIMEZONE, LOGO = range(3)
+PREFIX = "s:"
+LOGO_SIZES = (10, 15, 20, 25)
+LOGO_MAX_BYTES = 5 * 1024 * 1024
+LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Español",
+    "pt": "Português",
+    "de": "Deutsch",
+    "fr": "Français",
+    "ru": "Русский",
+}
+TZ_PROMPT = (
+    "🕒 Send your time zone as an IANA name, for example <code>Europe/Berlin</code>, "
+    "<code>America/New_York</code> or <code>Asia/Tokyo</code>. Posting times are shown in it."
+)
+LOGO_PROMPT = (
+    "Send your logo as a PNG or JPEG — as a <b>file</b> to keep transparency — and pick "
+    "where it goes and how big it is."
+)
+
+
+def _button(label: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=PREFIX + data)
+
+
+def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+
+
+BACK = _button("« Back", "menu")
+
+
+@lru_cache(maxsize=1)
+def _zones_by_lower() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def parse_timezone(text: str) -> str:
+    """The canonical IANA name for `text` (case-insensitive), or OptionsError UNKNOWN_TIMEZONE."""
+    name = text.strip().replace(" ", "_")
+    name = _zones_by_lower().get(name.lower(), name)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise OptionsError(
+            f"I don't know the time zone “{text.strip()[:60]}”. Send an IANA name like "
+            "Europe/Berlin, America/New_York or Asia/Tokyo.",
+            code="UNKNOWN_TIMEZONE",
+        ) from None
+    return name
+
+
+def _platforms(user: UserSettings, context: BotContext) -> tuple[str, ...]:
+    return user.default_platforms or tuple(context.svc.settings.default_platforms)
+
+
+def menu_text(user: UserSettings, context: BotContext) -> str:
+    logo = "none"
+    if user.logo_path:
+        logo = f"{user.logo_position}, {user.logo_size_pct:g} %"
+    names = ", ".join(display_name(p) for p in _platforms(user, context))
+    language = LANGUAGE_NAMES.get(user.language, user.language)
+    return "\n".join(
+        [
+            "⚙️ <b>Settings</b>",
+            "",
+            f"<b>Default platforms:</b> {escape(names)}",
+            f"<b>Time zone:</b> {escape(user.timezone)}",
+            f"<b>Caption language:</b> {escape(language)}",
+            f"<b>Logo:</b> {escape(logo)}",
+            f"<b>Output format:</b> {escape(user.output_format)}",
+        ]
+    )
+
+
+def menu_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [_button("Platforms", "plat"), _button("Time zone", "tz")],
+            [_button("Language", "lang"), _button("Logo", "logo")],
+            [_button("Output format", "fmt"), _button("Done", "close")],
+        ]
+    )
+
+
+def platforms_keyboard(selected: tuple[str, ...]) -> InlineKeyboardMarkup:
+    buttons = [
+        _button(("✅ " if p in selected else "") + display_name(p), f"pt:{p}")
+        for p in PLATFORM_KEYS
+    ]
+    return InlineKeyboardMarkup(_rows(buttons, 3) + [[BACK]])
+
+
+def language_keyboard(current: str) -> InlineKeyboardMarkup:
+    buttons = [
+        _button(("✅ " if code == current else "") + LANGUAGE_NAMES[code], f"lg:{code}")
+        for code in LANGUAGES
+    ]
+    return InlineKeyboardMarkup(_rows(buttons, 3) + [[BACK]])
+
+
+def format_keyboard(current: str) -> InlineKeyboardMarkup:
+    buttons = [_button(("✅ " if f == current else "") + f, f"ft:{f}") for f in OUTPUT_FORMATS]
+    return InlineKeyboardMarkup([buttons, [BACK]])
+
+
+def logo_keyboard(user: UserSettings) -> InlineKeyboardMarkup:
+    rows = [[BACK]]
+    if user.logo_path:
+        positions = [
+            _button(("✅ " if p == user.logo_position else "") + p, f"lp:{p}")
+            for p in LOGO_POSITIONS
+        ]
+        sizes = [
+            _button(("✅ " if s == user.logo_size_pct else "") + f"{s} %", f"ls:{s}")
+            for s in LOGO_SIZES
+        ]
+        rows = _rows(positions, 2) + [sizes, [_button("🗑 Remove logo", "lrm"), BACK]]
+    return InlineKeyboardMarkup(rows)
+
+
+def logo_text(user: UserSettings) -> str:
+    if not user.logo_path:
+        return f"🖼 <b>Logo</b>: none yet.\n\n{LOGO_PROMPT}"
+    return (
+        f"🖼 <b>Logo</b>: {escape(user.logo_position)}, {user.logo_size_pct:g} % of the width."
+        f"\n\nSend another image to replace it. {LOGO_PROMPT}"
+    )
+
+
+def logo_path(context: BotContext, uid: int) -> Path:
+    return Path(context.svc.settings.data_dir) / "users" / str(uid) / "logo.png"
+
+
+def save_logo(data: bytes, path: Path) -> None:
+    """Check a PNG/JPEG and store it as PNG (alpha kept); OptionsError INVALID_LOGO if not."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format not in ("PNG", "JPEG"):
+                raise OptionsError(
+                    f"The logo must be a PNG or JPEG, not {img.format}.", code="INVALID_LOGO"
+                )
+            if img.width * img.height > 25_000_000:
+                raise OptionsError(
+                    "That logo is too large (25 megapixels at most).", code="INVALID_LOGO"
+                )
+            img.load()
+            rgba = img.convert("RGBA")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise OptionsError("That file isn't an image I can read.", code="INVALID_LOGO") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    rgba.save(tmp, "PNG")
+    os.replace(tmp, path)
+
+
+async def _edit(update: Update, text: str, markup: InlineKeyboardMarkup) -> None:
+    try:
+        await update.callback_query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
+    except BadRequest as exc:  # the same button twice: "message is not modified"
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+async def _reply_menu(
+    message: Message, user: UserSettings, context: BotContext, note: str = ""
+) -> None:
+    text = (note + "\n\n" if note else "") + menu_text(user, context)
+    await message.reply_html(text, reply_markup=menu_keyboard())
+
+
+async def settings_command(update: Update, context: BotContext) -> int:
+    """/settings shows the menu."""
+    user = await context.svc.repo.ensure_user(update.effective_user.id)
+    await _reply_menu(update.effective_message, user, context)
+    return MENU
+
+
+async def _toggle_platform(update: Update, context: BotContext, key: str) -> int:
+    repo, uid = context.svc.repo, update.effective_user.id
+    user = await repo.ensure_user(uid)
+    selected = list(_platforms(user, context))
+    if key in selected and len(selected) == 1:
+        await update.callback_query.answer("Keep at least one platform.", show_alert=True)
+        return MENU
+    await update.callback_query.answer()
+    selected = [p for p in selected if p != key] if key in selected else selected + [key]
+    ordered = tuple(p for p in PLATFORM_KEYS if p in selected)
+    user = await repo.update_user(uid, default_platforms=ordered)
+    await _edit(update, "Default platforms for new photos:", platforms_keyboard(ordered))
+    return MENU
+
+
+async def settings_button(update: Update, context: BotContext) -> int:
+    """Every `s:` button: open a submenu or change one setting."""
+    query = update.callback_query
+    action, _, value = query.data.removeprefix(PREFIX).partition(":")
+    if action == "pt" and value in PLATFORM_KEYS:
+        return await _toggle_platform(update, context, value)  # answers first, maybe an alert
+    await query.answer()
+    repo, uid = context.svc.repo, update.effective_user.id
+    user = await repo.ensure_user(uid)
+    if action == "plat":
+        await _edit(
+            update,
+            "Default platforms for new photos:",
+            platforms_keyboard(_platforms(user, context)),
+        )
+    elif action == "tz":
+        zones = [_button(z, f"tzv:{z}") for z in ("UTC", "Europe/London", "America/New_York")]
+        await _edit(update, TZ_PROMPT, InlineKeyboardMarkup([zones, [BACK]]))
+        return TIMEZONE
+    elif action == "tzv":
+        user = await repo.update_user(uid, timezone=parse_timezone(value))
+        await _edit(update, menu_text(user, context), menu_keyboard())
+    elif action == "lang":
+        await _edit(update, "Language for captions:", language_keyboard(user.language))
+    elif action == "lg" and value in LANGUAGES:
+        user = await repo.update_user(uid, language=value)
+        await _edit(update, "Language for captions:", language_keyboard(user.language))
+    elif action == "fmt":
+        await _edit(update, "Image format for results:", format_keyboard(user.output_format))
+    elif action == "ft" and value in OUTPUT_FORMATS:
+        user = await repo.update_user(uid, output_format=value)
+        await _edit(update, "Image format for results:", format_keyboard(user.output_format))
+    elif action in ("logo", "lp", "ls", "lrm"):
+        return await _logo_button(update, context, user, action, value)
+    elif action == "close":
+        await _edit(
+            update, "✅ Settings saved.\n\n" + menu_text(user, context), InlineKeyboardMarkup([])
+        )
+        return ConversationHandler.END
+    else:  # "menu" and anything unknown
+        await _edit(update, menu_text(user, context), menu_keyboard())
+    return MENU
+
+
+async def _logo_button(
+    update: Update, context: BotContext, user: UserSettings, action: str, value: str
+) -> int:
+    repo, uid = context.svc.repo, update.effective_user.id
+    if action == "lp" and value in LOGO_POSITIONS:
+        user = await repo.update_user(uid, logo_position=value)
+    elif action == "ls" and value.isdigit():
+        user = await repo.update_user(uid, logo_size_pct=float(value))
+    elif action == "lrm":
+        logo_path(context, uid).unlink(missing_ok=True)
+        user = await repo.update_user(uid, logo_path="")
+    await _edit(update, logo_text(user), logo_keyboard(user))
+    return LOGO
+
+
+async def timezone_received(update: Update, context: BotContext) -> int:
+    """A text in the time-zone step: save it, or explain and keep waiting."""
+    message = update.effective_message
+    try:
+        zone = parse_timezone(message.text or "")
+    except OptionsError as exc:
+        await message.reply_html(escape(exc.user_text()))
+        raise ApplicationHandlerStop(TIMEZONE) from None
+    user = await context.svc.repo.update_user(update.effective_user.id, timezone=zone)
+    now = datetime.now(ZoneInfo(zone)).strftime("%H:%M")
+    await _reply_menu(
+        message,
+        user,
+        context,
+        f"🕒 Time zone set to <b>{escape(zone)}</b> (it is {now} there now).",
+    )
+    raise ApplicationHandlerStop(MENU)
+
+
+async def _download(message: Message) -> bytes | None:
+    """The bytes of an image document or photo, or None when it is not an image."""
+    if message.document is not None:
+        doc = message.document
+        if doc.mime_type not in ("image/png", "image/jpeg"):
+            return None
+        if doc.file_size and doc.file_size > LOGO_MAX_BYTES:
+            raise OptionsError("That logo file is over 5 MB.", code="INVALID_LOGO")
+        file = await doc.get_file()
+    else:
+        file = await message.photo[-1].get_file()
+    return bytes(await file.download_as_bytearray())
+
+
+async def logo_received(update: Update, context: BotContext) -> int:
+    """A file or photo in the logo step: store it as the user's logo."""
+    message, uid = update.effective_message, update.effective_user.id
+    try:
+        data = await _download(message)
+        if data is None:
+            raise OptionsError("Send the logo as a PNG or JPEG image.", code="INVALID_LOGO")
+        path = logo_path(context, uid)
+        await asyncio.get_running_loop().run_in_executor(None, save_logo, data, path)
+    except OptionsError as exc:
+        await message.reply_html(escape(exc.user_text()))
+        raise ApplicationHandlerStop(LOGO) from None
+    user = await context.svc.repo.update_user(uid, logo_path=str(path))
+    await message.reply_html("✅ Logo saved. " + logo_text(user), reply_markup=logo_keyboard(user))
+    raise ApplicationHandlerStop(LOGO)
+
+
+async def leave_settings(update: Update, context: BotContext) -> int:
+    """A photo or a command during a step: leave settings and let the other handlers have it."""
+    return ConversationHandler.END
+
+
+async def settings_cancel(update: Update, context: BotContext) -> int:
+    """/cancel inside settings closes the menu (changes are already saved)."""
+    await update.effective_message.reply_text("Settings closed; your changes are saved.")
+    raise ApplicationHandlerStop(ConversationHandler.END)
+
+
+def handlers() -> list[BaseHandler]:
+    """The /settings conversation."""
+    buttons = CallbackQueryHandler(settings_button, pattern=f"^{PREFIX}")
+    media = filters.PHOTO | filters.Document.ALL
+    other_command = filters.COMMAND & ~filters.Regex(r"^/(cancel|settings)\b")
+    with warnings.catch_warnings():
+        # per_message=False is right here (the steps wait for messages, not buttons); PTB warns
+        # that buttons are then tracked per chat, which is what we want.
+        warnings.simplefilter("ignore", PTBUserWarning)
+        conversation = ConversationHandler(
+            entry_points=[CommandHandler("settings", settings_command), buttons],
+            states={
+                MENU: [buttons],
+                TIMEZONE: [
+                    buttons,
+                    MessageHandler(filters.TEXT & ~filters.COMMAND, timezone_received),
+                    MessageHandler(media | other_command, leave_settings),
+                ],
+                LOGO: [
+                    buttons,
+                    MessageHandler(media, logo_received),
+                    MessageHandler(other_command, leave_settings),
+                ],
+            },
+            fallbacks=[CommandHandler("cancel", settings_cancel)],
+            allow_reentry=True,
+            name="settings",
+        )
+    return [conversation]

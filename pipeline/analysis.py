@@ -1,0 +1,268 @@
+"""Offline image analysis: measurable facts about a photo, described honestly.
+
+It reports what pixels show (brightness, colours, sharpness, faces, a single object on a
+plain background) and never claims to recognise objects it cannot.
+"""
+
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from pipeline.models import ImageAnalysis, NamedColor
+from pipeline.vision import Box, border_lab_distance, detect_faces, small_copy
+
+ANALYSIS_SIDE = 512
+BLUR_THRESHOLD = 60.0  # 90th-percentile tile Laplacian variance on the 512 px grey copy
+
+# A small named palette (sRGB). Names are what a person would say.
+PALETTE: dict[str, tuple[int, int, int]] = {
+    "black": (20, 20, 20),
+    "dark grey": (70, 70, 70),
+    "grey": (128, 128, 128),
+    "light grey": (190, 190, 190),
+    "white": (245, 245, 245),
+    "red": (200, 30, 35),
+    "dark red": (120, 20, 25),
+    "pink": (240, 150, 180),
+    "orange": (240, 130, 30),
+    "brown": (120, 75, 40),
+    "beige": (220, 200, 160),
+    "yellow": (245, 215, 40),
+    "olive": (120, 120, 40),
+    "green": (40, 150, 60),
+    "dark green": (25, 80, 35),
+    "teal": (20, 128, 128),
+    "cyan": (60, 200, 220),
+    "light blue": (140, 190, 235),
+    "blue": (35, 80, 200),
+    "navy": (20, 30, 90),
+    "purple": (120, 50, 150),
+    "lavender": (180, 160, 220),
+    "skin tone": (215, 160, 130),
+}
+
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being
+    this that these those it its my our your their his her we you they i me us them he she
+    so very just not no yes do does did done have has had will would can could should may might
+    into onto over under about after before than then there here what which who whom whose
+    when where why how all any some each few more most other such only own same too also
+    photo photos picture pic image images shot new one two out up down off again once""".split()
+)
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    arr = np.asarray(rgb, dtype=np.uint8).reshape(-1, 1, 3)
+    return cv2.cvtColor(arr, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+
+
+_PALETTE_NAMES = list(PALETTE)
+_PALETTE_LAB = _lab(np.array(list(PALETTE.values()), dtype=np.uint8))
+
+
+def color_name(rgb: tuple[int, int, int]) -> str:
+    """The nearest palette name (in LAB) for an sRGB colour."""
+    lab = _lab(np.array([rgb], dtype=np.uint8))[0]
+    d = ((_PALETTE_LAB - lab) ** 2).sum(axis=1)
+    return _PALETTE_NAMES[int(np.argmin(d))]
+
+
+def dominant_colors(img: Image.Image, k: int = 5) -> list[NamedColor]:
+    """Up to k dominant colours with names and pixel shares (median-cut on a small copy)."""
+    small = small_copy(img, 128).convert("RGB")
+    q = small.quantize(k, method=Image.Quantize.MEDIANCUT)
+    palette = q.getpalette() or []
+    counts = sorted(q.getcolors() or [], reverse=True)
+    total = float(sum(c for c, _ in counts)) or 1.0
+    merged: dict[str, list[float]] = {}
+    for count, idx in counts:
+        rgb = tuple(palette[idx * 3 : idx * 3 + 3])
+        name = color_name(rgb)  # type: ignore[arg-type]
+        if name in merged:
+            merged[name][0] += count
+        else:
+            merged[name] = [count, *rgb]
+    out = [
+        NamedColor(name, "#{:02x}{:02x}{:02x}".format(*map(int, v[1:])), round(v[0] / total, 3))
+        for name, v in merged.items()
+    ]
+    return sorted(out, key=lambda c: -c.share)
+
+
+def sharpness(grey: np.ndarray) -> float:
+    """90th percentile of per-tile Laplacian variance: high where any region is in focus."""
+    lap = cv2.Laplacian(grey, cv2.CV_64F)
+    h, w = lap.shape
+    n = 8
+    tiles = [
+        lap[i * h // n : (i + 1) * h // n, j * w // n : (j + 1) * w // n].var()
+        for i in range(n)
+        for j in range(n)
+    ]
+    return float(np.percentile(tiles, 90))
+
+
+def product_likeness(rgb: np.ndarray) -> tuple[float, bool, str]:
+    """Score 0..1 for 'one object on a fairly plain background', the verdict and a reason."""
+    dist, spread = border_lab_distance(rgb)
+    border_score = float(np.clip(1.0 - (spread - 4.0) / 16.0, 0.0, 1.0))
+    mask = (dist > max(18.0, 2.5 * spread)).astype(np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel, iterations=2)
+    coverage = float(mask.mean())
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    areas = sorted((int(a) for a in stats[1:, cv2.CC_STAT_AREA]), reverse=True) if n > 1 else []
+    fg = float(sum(areas)) or 1.0
+    main_share = areas[0] / fg if areas else 0.0
+    significant = sum(1 for a in areas if a >= 0.02 * mask.size)
+    cov_score = 1.0 if 0.05 <= coverage <= 0.70 else 0.0
+    score = round(border_score * (0.4 + 0.6 * main_share) * cov_score, 3)
+    if spread > 20.0:
+        return score, False, "the background is busy rather than plain"
+    if coverage < 0.05:
+        return score, False, "nothing stands out from the background"
+    if coverage > 0.70:
+        return score, False, "the subject fills almost the whole frame; no plain background"
+    if significant != 1 or main_share < 0.8:
+        return score, False, f"{max(significant, 2)} separate objects stand out, not one"
+    verdict = score >= 0.5
+    reason = (
+        f"one object covering {coverage:.0%} of the frame on a plain background"
+        if verdict
+        else "the background is not plain enough"
+    )
+    return score, verdict, reason
+
+
+def _level(value: float, words: tuple[str, str, str], lo: float, hi: float) -> str:
+    return words[0] if value < lo else words[2] if value > hi else words[1]
+
+
+def _keywords(description: str) -> list[str]:
+    words = re.findall(r"[^\W\d_][\w'-]*", description.lower())
+    out: list[str] = []
+    for w in words:
+        w = w.strip("'-")
+        if len(w) >= 3 and w not in STOPWORDS and w not in out:
+            out.append(w)
+    return out
+
+
+def analyse_image(
+    img: Image.Image,
+    *,
+    description: str = "",
+    faces: list[Box] | None = None,
+    source_size: tuple[int, int] | None = None,
+    scale: float | None = None,
+) -> ImageAnalysis:
+    """Analyse a photo offline. `faces` (in img pixels) skips detection when given.
+
+    When `img` is a reduced decode, pass the original `source_size` (width, height) or the
+    decode `scale` (decoded/original, SourceImage.scale): the reported size and face boxes
+    are then in original pixels.
+    """
+    if source_size is None and scale and scale != 1.0:
+        source_size = (round(img.width / scale), round(img.height / scale))
+    width, height = source_size or img.size
+    fx, fy = width / img.width, height / img.height
+    small = small_copy(img, ANALYSIS_SIDE).convert("RGB")
+    rgb = np.asarray(small)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+    ratio = width / height
+    orientation = "landscape" if ratio > 1.05 else "portrait" if ratio < 0.95 else "square"
+    brightness = round(float(grey.mean()) / 255.0, 3)
+    contrast = round(min(1.0, float(grey.std()) / 127.5), 3)
+    sharp = round(sharpness(grey), 1)
+    is_blurry = sharp < BLUR_THRESHOLD
+
+    colors = dominant_colors(small)
+    if faces is None:
+        faces = detect_faces(img)
+    face_boxes = [(int(x * fx), int(y * fy), int(w * fx), int(h * fy)) for (x, y, w, h) in faces]
+    score, is_product, reason = product_likeness(rgb)
+    if face_boxes and is_product:
+        is_product, reason = False, "a face is visible, so it is treated as a photo of people"
+        score = round(score * 0.5, 3)
+
+    r, _, b = (float(c) for c in rgb.reshape(-1, 3).mean(axis=0))
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    saturation = float(hsv[..., 1].mean()) / 255.0
+    tone = "warm" if r - b > 12 else "cool" if b - r > 12 else "neutral"
+    if saturation < 0.08:
+        tone = "muted"
+    light = _level(brightness, ("dark", "", "bright"), 0.3, 0.65)
+
+    # Description: only what was measured, plus the user's own words, quoted as theirs.
+    adjectives = ", ".join(a for a in (light, f"{tone}-toned") if a)
+    kind = f"{orientation}-format photo" if orientation != "square" else "square photo"
+    text = f"A {adjectives} {kind}"
+    if face_boxes:
+        n = len(face_boxes)
+        text += " with one person" if n == 1 else f" with {n} people"
+    elif is_product:
+        text += " of a single object on a plain background"
+    main = [c.name for c in colors[:2] if c.share >= 0.15]
+    if main:
+        text += ", mostly " + " and ".join(main)
+    text += "."
+    if is_blurry:
+        text += " It looks soft or blurry."
+    user = " ".join(description.split())
+    if user:
+        text += f' Described as: "{user[:200]}".'
+
+    keywords = _keywords(description)
+    for c in colors[:3]:
+        if c.share >= 0.1 and c.name not in keywords and c.name != "skin tone":
+            keywords.append(c.name)
+    cues: list[str] = []
+    if face_boxes:
+        big = max(w * h for _, _, w, h in face_boxes) / float(width * height)
+        cues.append("portrait" if len(face_boxes) == 1 and big > 0.02 else "people")
+    if is_product:
+        cues += ["product", "minimal"]
+    if light:
+        cues.append(light)
+    if saturation > 0.45:
+        cues.append("colorful")
+    if tone in ("warm", "cool"):
+        cues.append(tone)
+    keywords += [c for c in cues if c not in keywords]
+
+    warnings: list[str] = []
+    if is_blurry:
+        warnings.append(
+            "The photo looks blurry; a sharper shot will look better on every platform."
+        )
+    if brightness < 0.2:
+        warnings.append("The photo is very dark; consider brightening it.")
+    elif brightness > 0.9:
+        warnings.append("The photo is very bright; details may be washed out.")
+    if contrast < 0.08:
+        warnings.append("The photo has very low contrast.")
+
+    return ImageAnalysis(
+        width=width,
+        height=height,
+        orientation=orientation,
+        brightness=brightness,
+        contrast=contrast,
+        sharpness=sharp,
+        is_blurry=is_blurry,
+        colors=colors,
+        faces=len(face_boxes),
+        face_boxes=face_boxes,
+        product_likeness=score,
+        is_product=is_product,
+        product_reason=reason,
+        description=text,
+        keywords=keywords[:20],
+        warnings=warnings,
+    )

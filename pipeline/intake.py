@@ -1,0 +1,332 @@
+"""Intake: read a local file or an http(s) URL safely and decode it once.
+
+Every refusal is an IntakeError with a stable code and a sentence a person understands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import ipaddress
+import socket
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from pipeline.errors import IntakeError
+from pipeline.models import SourceInfo
+
+if TYPE_CHECKING:
+    from socialopt.settings import Settings
+
+MB = 1024 * 1024
+
+try:  # optional HEIC/HEIF support
+    import pillow_heif  # type: ignore[import-not-found]
+
+    pillow_heif.register_heif_opener()
+    HEIC_SUPPORTED = True
+except Exception:  # pragma: no cover - depends on an optional package
+    HEIC_SUPPORTED = False
+
+ALLOWED_FORMATS: frozenset[str] = frozenset(
+    {"JPEG", "PNG", "BMP", "TIFF", "WEBP", "MPO"} | ({"HEIF", "HEIC"} if HEIC_SUPPORTED else set())
+)
+_FORMAT_NAMES = "JPEG, PNG, BMP, TIFF, WEBP" + (" or HEIC" if HEIC_SUPPORTED else "")
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    max_bytes: int = 50 * MB
+    min_side: int = 300
+    max_pixels: int = 100_000_000
+    url_timeout_s: float = 20.0
+    allow_private_urls: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IntakeLimits:
+        return cls(
+            max_bytes=int(settings.max_upload_mb) * MB,
+            min_side=int(settings.min_image_side),
+            max_pixels=int(settings.max_image_pixels),
+            url_timeout_s=float(settings.url_timeout_s),
+            allow_private_urls=bool(settings.allow_private_urls),
+        )
+
+
+@dataclass
+class SourceImage:
+    image: Image.Image  # RGB, EXIF-oriented, possibly draft-reduced
+    info: SourceInfo  # width/height of the original (after EXIF rotation)
+    scale: float  # decoded size / original size
+    has_alpha: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _mb(n: int) -> str:
+    return f"{n / MB:.0f} MB" if n >= MB else f"{n} bytes"
+
+
+def _too_large(limits: IntakeLimits) -> IntakeError:
+    return IntakeError(
+        f"The file is larger than the {_mb(limits.max_bytes)} limit. Please send a smaller image.",
+        code="IMAGE_TOO_LARGE",
+    )
+
+
+def is_url(text: str) -> bool:
+    return "://" in text[:16]
+
+
+def read_input(path_or_url: str, limits: IntakeLimits | None = None) -> tuple[bytes, str]:
+    """Return (bytes, source name) for a local path or an http(s) URL, within the limits."""
+    limits = limits or IntakeLimits()
+    if is_url(path_or_url):
+        return fetch_url(path_or_url, limits), path_or_url
+    path = Path(path_or_url).expanduser()
+    if not path.is_file():
+        raise IntakeError(f"I could not find the file {path_or_url}.", code="FILE_NOT_FOUND")
+    size = path.stat().st_size
+    if size == 0:
+        raise IntakeError("The file is empty.", code="EMPTY_FILE")
+    if size > limits.max_bytes:
+        raise _too_large(limits)
+    return path.read_bytes(), path.name
+
+
+def _check_host(host: str, port: int, limits: IntakeLimits) -> None:
+    """Refuse loopback, private, link-local and reserved addresses unless allowed."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise IntakeError(f"I could not find the server {host}.", code="URL_FETCH_FAILED") from exc
+    if limits.allow_private_urls:
+        return
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%")[0])
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
+        if (
+            addr.is_loopback
+            or addr.is_private
+            or addr.is_link_local
+            or addr.is_reserved
+            or addr.is_multicast
+            or addr.is_unspecified
+            or not addr.is_global
+        ):
+            raise IntakeError(
+                "That link points to a private or local address, which I do not fetch.",
+                code="URL_NOT_ALLOWED",
+            )
+
+
+def fetch_url(url: str, limits: IntakeLimits | None = None) -> bytes:
+    """Download an http(s) URL, streamed with a byte cap and a timeout."""
+    import requests
+
+    limits = limits or IntakeLimits()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        raise IntakeError(
+            "Only http:// and https:// links to images are accepted.", code="URL_NOT_ALLOWED"
+        )
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    _check_host(parts.hostname, port, limits)
+    try:
+        # Redirects are followed by hand so every hop's host is checked.
+        current = url
+        for _ in range(5):
+            resp = requests.get(
+                current,
+                stream=True,
+                timeout=limits.url_timeout_s,
+                allow_redirects=False,
+                headers={"User-Agent": "socialopt/0.1"},
+            )
+            if resp.is_redirect and resp.headers.get("location"):
+                nxt = requests.compat.urljoin(current, resp.headers["location"])
+                resp.close()
+                p = urlsplit(nxt)
+                if p.scheme.lower() not in {"http", "https"} or not p.hostname:
+                    raise IntakeError(
+                        "The link redirects to something that is not http(s).",
+                        code="URL_NOT_ALLOWED",
+                    )
+                _check_host(p.hostname, p.port or (443 if p.scheme == "https" else 80), limits)
+                current = nxt
+                continue
+            break
+        else:
+            raise IntakeError("The link redirects too many times.", code="URL_FETCH_FAILED")
+        with resp:
+            if resp.status_code != 200:
+                raise IntakeError(
+                    f"The server answered with HTTP {resp.status_code} for that link.",
+                    code="URL_FETCH_FAILED",
+                )
+            declared = resp.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+                raise _too_large(limits)
+            buf = bytearray()
+            for chunk in resp.iter_content(64 * 1024):
+                buf += chunk
+                if len(buf) > limits.max_bytes:
+                    raise _too_large(limits)
+    except IntakeError:
+        raise
+    except requests.RequestException as exc:
+        raise IntakeError(
+            f"I could not download that link ({type(exc).__name__}).", code="URL_FETCH_FAILED"
+        ) from exc
+    if not buf:
+        raise IntakeError("The link returned an empty file.", code="EMPTY_FILE")
+    return bytes(buf)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _oriented_size(img: Image.Image) -> tuple[int, int]:
+    """Width/height after EXIF rotation, without decoding pixels."""
+    w, h = img.size
+    try:
+        orientation = img.getexif().get(0x0112, 1)
+    except Exception:
+        orientation = 1
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def _to_rgb(img: Image.Image, warns: list[str]) -> tuple[Image.Image, bool]:
+    """Convert any mode to RGB; alpha is flattened on white. Returns (rgb, had_alpha)."""
+    mode = img.mode
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode == "P" and "transparency" in img.info
+    )
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        import numpy as np
+
+        arr = np.asarray(img, dtype=np.float64)
+        hi = float(arr.max()) if arr.size else 0.0
+        peak = 65535.0 if hi > 255 else 255.0
+        arr8 = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        warns.append("16-bit image reduced to 8 bits per channel.")
+        return Image.fromarray(arr8, "L").convert("RGB"), False
+    if mode == "F":
+        import numpy as np
+
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr8 = ((arr - lo) / (hi - lo or 1.0) * 255.0).astype(np.uint8)
+        return Image.fromarray(arr8, "L").convert("RGB"), False
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGB", rgba.size, (255, 255, 255))
+        bg.paste(rgba, mask=rgba.getchannel("A"))
+        return bg, True
+    if mode == "CMYK":
+        # Pillow's CMYK->RGB is naive; Adobe JPEGs store inverted CMYK which Pillow handles.
+        return img.convert("RGB"), False
+    if mode != "RGB":
+        return img.convert("RGB"), False
+    return img, False
+
+
+def load_image(
+    data: bytes,
+    limits: IntakeLimits | None = None,
+    *,
+    draft_size: tuple[int, int] | None = None,
+    name: str = "",
+) -> SourceImage:
+    """Decode image bytes once (JPEG draft-reduced to >= draft_size) into an RGB SourceImage."""
+    limits = limits or IntakeLimits()
+    if not data:
+        raise IntakeError("The file is empty.", code="EMPTY_FILE")
+    if len(data) > limits.max_bytes:
+        raise _too_large(limits)
+    warns: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            fmt = (img.format or "").upper()
+            if fmt not in ALLOWED_FORMATS:
+                raise IntakeError(
+                    f"{fmt or 'This'} files are not supported. Please send {_FORMAT_NAMES}.",
+                    code="INVALID_IMAGE_FORMAT",
+                )
+            w0, h0 = img.size
+            if w0 * h0 > limits.max_pixels:
+                raise IntakeError(
+                    f"The image has {w0 * h0 / 1e6:.0f} megapixels; the limit is "
+                    f"{limits.max_pixels / 1e6:.0f}. It may be a decompression bomb.",
+                    code="DECOMPRESSION_BOMB",
+                )
+            width, height = _oriented_size(img)
+            if min(width, height) < limits.min_side:
+                raise IntakeError(
+                    f"The image is {width}x{height} pixels; each side must be at least "
+                    f"{limits.min_side} pixels.",
+                    code="IMAGE_TOO_SMALL",
+                )
+            if getattr(img, "is_animated", False):
+                img.seek(0)
+                warns.append("Animated image: only the first frame is used.")
+            if draft_size and fmt in ("JPEG", "MPO"):
+                # EXIF rotation may swap axes: ask for the request in stored orientation.
+                dw, dh = draft_size
+                if (width, height) != (w0, h0):
+                    dw, dh = dh, dw
+                # Keep the decode at least as large as needed in both axes.
+                need = max(dw / w0, dh / h0)
+                req = (max(1, int(w0 * need + 0.999)), max(1, int(h0 * need + 0.999)))
+                img.draft("RGB", req)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            rgb, has_alpha = _to_rgb(img, warns)
+    except IntakeError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise IntakeError(
+            "The image is too large to open safely (decompression-bomb guard).",
+            code="DECOMPRESSION_BOMB",
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise IntakeError(
+            f"This file is not an image I can read. Please send {_FORMAT_NAMES}.",
+            code="INVALID_IMAGE_FORMAT",
+        ) from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+        raise IntakeError(
+            "The image file is damaged or incomplete and cannot be read.", code="CORRUPT_IMAGE"
+        ) from exc
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # pragma: no cover - global set by someone else
+        warns.append("Truncated images are being accepted by a global Pillow setting.")
+    info = SourceInfo(
+        name=name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=width,
+        height=height,
+        format=fmt,
+        size_bytes=len(data),
+    )
+    scale = rgb.width / width if width else 1.0
+    return SourceImage(image=rgb, info=info, scale=scale, has_alpha=has_alpha, warnings=warns)
+
+
+def decode_size_for(sizes) -> tuple[int, int]:
+    """The draft_size that keeps full detail for every target (w, h) in `sizes`.
+
+    A cover-crop to (tw, th) from a W x H photo needs a decode scale of max(tw/W, th/H), so
+    over several targets asking for (max tw, max th) with cover semantics is exact.
+    """
+    sizes = list(sizes)
+    return (max((w for w, _ in sizes), default=0), max((h for _, h in sizes), default=0))

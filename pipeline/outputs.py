@@ -1,0 +1,255 @@
+"""Files a job leaves behind: images, preview.jpg, results.json and caption files.
+
+`results.json` keeps the seed's shape (session_id, user_uuid, timestamp, source_image,
+platforms.<name>, optimization_metadata) so `compile_captions` can rebuild the caption files
+from it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import SocialOptError
+from pipeline.models import JobResult, OutputFiles, PlatformResult
+from pipeline.platforms import PLATFORMS
+from pipeline.serialize import to_dict
+
+RULE = "=" * 60
+THIN = "-" * 60
+
+
+def _platform_dict(key: str, res: PlatformResult) -> dict[str, Any]:
+    content = res.content
+    image = res.image
+    return {
+        "status": res.status,
+        "processed_image": image.filename(key) if image else None,
+        "image": None
+        if image is None
+        else {
+            "width": image.width,
+            "height": image.height,
+            "format": image.format,
+            "size_name": image.size_name,
+            "size_bytes": len(image.data),
+            "quality": image.quality,
+            "crop_box": list(image.crop_box),
+        },
+        "image_url": res.image_url,
+        "niches": [n.key for n in res.niches],
+        "hashtags": list(content.hashtags) if content else [],
+        "caption": content.caption if content else "",
+        "title": content.title if content else "",
+        "alt_text": content.alt_text if content else "",
+        "first_comment": content.first_comment if content else "",
+        "posting_times": [to_dict(t) for t in res.posting_times],
+        "profile_results": [to_dict(a) for a in res.profiles],
+        "processing_time": res.processing_time,
+        "product_photography_used": bool(res.product_photos),
+        "product_photos": [
+            {
+                "style": p.style,
+                "file": p.filename,
+                "method": p.method,
+                "url": p.url,
+                "width": p.image.width,
+                "height": p.image.height,
+            }
+            for p in res.product_photos
+        ],
+        "provider": res.provider,
+        "error": res.error,
+    }
+
+
+def results_to_dict(result: JobResult) -> dict[str, Any]:
+    """The results.json document for a job."""
+    options = result.options
+    return {
+        "session_id": result.session_id,
+        "user_uuid": result.user_uuid,
+        "timestamp": result.timestamp,
+        "source_image": result.source.name,
+        "source": to_dict(result.source),
+        "options": {
+            "platforms": list(options.platforms),
+            "description": options.description,
+            "use_ai": options.use_ai,
+            "language": options.language,
+            "timezone": options.timezone,
+            "output_format": options.output_format,
+            "tone": options.tone,
+            "product_styles": list(options.product_styles),
+            "logo": None
+            if options.logo is None
+            else {
+                "position": options.logo.position,
+                "size_pct": options.logo.size_pct,
+                "margin_pct": options.logo.margin_pct,
+                "opacity": options.logo.opacity,
+            },
+        },
+        "analysis": to_dict(result.analysis),
+        "niches": [to_dict(n) for n in result.niches],
+        "platforms": {k: _platform_dict(k, r) for k, r in result.platforms.items()},
+        "product": None if result.product is None else to_dict(result.product),
+        "usage": result.usage.to_dict(),
+        "warnings": list(result.warnings),
+        "timings": dict(result.timings),
+        "optimization_metadata": {
+            "generated_at": result.timestamp,
+            "total_platforms": len(result.platforms),
+            "successful_platforms": len(result.successful),
+            "failed_platforms": [
+                k for k, r in result.platforms.items() if r.status != "completed"
+            ],
+            "processing_time": result.timings.get("total", 0.0),
+        },
+    }
+
+
+def _account_line(acc: dict[str, Any]) -> str:
+    if acc.get("handle"):
+        where = acc.get("source", "")
+        extra = f", {acc['niche']}" if acc.get("niche") else ""
+        link = f" - {acc['url']}" if acc.get("url") else ""
+        return f"- {acc['handle']} ({where}{extra}){link}"
+    return f"- Search: {acc.get('url', '')}" + (f" ({acc['note']})" if acc.get("note") else "")
+
+
+def caption_text(platform: str, data: dict[str, Any]) -> str:
+    """A `<platform>_caption.txt` in the seed's layout, from a results.json platform entry."""
+    spec = PLATFORMS.get(platform)
+    name = spec.display_name if spec else platform
+    caption = data.get("caption", "")
+    hashtags = data.get("hashtags", [])
+    lines = [RULE, f"{name.upper()} - READY TO POST CONTENT", RULE]
+    if data.get("title"):
+        lines += [f"Title: {data['title']}", ""]
+    lines += [
+        caption,
+        "",
+        THIN,
+        "FIRST COMMENT (hashtags)",
+        THIN,
+        " ".join(hashtags) or "(no hashtags)",
+        "",
+        THIN,
+        "POSTING INFO",
+        THIN,
+        f"Platform: {name}",
+    ]
+    if data.get("processed_image"):
+        img = data.get("image") or {}
+        lines.append(f"Image: {data['processed_image']} ({img.get('width')}x{img.get('height')})")
+    if data.get("image_url"):
+        lines.append(f"Image URL: {data['image_url']}")
+    limit = f" / {spec.caption_limit}" if spec else ""
+    lines.append(f"Caption length: {len(caption)}{limit} characters")
+    cap = f" / {spec.hashtag_max}" if spec else ""
+    lines.append(f"Hashtags: {len(hashtags)}{cap}")
+    if data.get("alt_text"):
+        lines.append(f"Alt text: {data['alt_text']}")
+    lines.append(f"Written by: {data.get('provider', 'offline')}")
+    times = data.get("posting_times", [])
+    zone = times[0]["timezone"] if times else "UTC"
+    lines += ["", THIN, f"BEST POSTING TIMES ({zone})", THIN]
+    lines += [f"- {t['day']} {t['start']}-{t['end']} ({t['study']})" for t in times] or ["- n/a"]
+    lines += ["", THIN, "SUGGESTED ACCOUNTS TO TAG", THIN]
+    lines += [_account_line(a) for a in data.get("profile_results", [])] or ["- none yet"]
+    if data.get("status") != "completed" and data.get("error"):
+        err = data["error"]
+        lines += [
+            "",
+            f"NOTE: the image for this platform failed: {err.get('message')} ({err.get('code')})",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_captions(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    written: dict[str, Path] = {}
+    for key, data in results["platforms"].items():
+        path = out_dir / f"{key}_caption.txt"
+        _write_atomic(path, caption_text(key, data).encode("utf-8"))
+        written[key] = path
+    return written
+
+
+def write_outputs(result: JobResult, out_dir: Path) -> OutputFiles:
+    """Write every file of a job into `out_dir`; results.json is written last."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images: dict[str, Path] = {}
+    products: list[Path] = []
+    for key, res in result.platforms.items():
+        if res.image is not None:
+            images[key] = out_dir / res.image.filename(key)
+            _write_atomic(images[key], res.image.data)
+        for photo in res.product_photos:
+            path = out_dir / photo.filename
+            _write_atomic(path, photo.image.data)
+            products.append(path)
+    preview = out_dir / "preview.jpg"
+    if result.contact_sheet:
+        _write_atomic(preview, result.contact_sheet)
+    doc = results_to_dict(result)
+    captions = write_captions(doc, out_dir)
+    results_json = out_dir / "results.json"
+    _write_atomic(results_json, json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
+    return OutputFiles(out_dir, results_json, preview, images, captions, products)
+
+
+def load_results(path: Path) -> tuple[dict[str, Any], Path]:
+    """Read results.json from a file or a session folder; errors are specific."""
+    file = path / "results.json" if path.is_dir() else path
+    if not file.is_file():
+        raise SocialOptError(f"No results.json at {file}.", code="RESULTS_NOT_FOUND")
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SocialOptError(
+            f"{file} is not valid JSON ({exc}).", code="RESULTS_INVALID"
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("platforms"), dict):
+        raise SocialOptError(
+            f"{file} has no 'platforms' section; is it a socialopt results file?",
+            code="RESULTS_INVALID",
+        )
+    return doc, file.parent
+
+
+def compile_captions(path: Path, out_dir: Path | None = None) -> dict[str, Path]:
+    """Rebuild the caption files from a saved results.json (the seed's compilation only)."""
+    doc, folder = load_results(path)
+    target = out_dir or folder
+    target.mkdir(parents=True, exist_ok=True)
+    return write_captions(doc, target)
+
+
+def make_zip(out_dir: Path, zip_path: Path | None = None) -> Path:
+    """Zip images, preview, results.json and caption files of a session folder."""
+    zip_path = zip_path or out_dir / f"socialopt_{out_dir.name}.zip"
+    files = sorted(
+        p
+        for p in out_dir.iterdir()
+        if p.is_file()
+        and p != zip_path
+        and p.suffix.lower() != ".zip"
+        and not p.name.endswith(".tmp")
+        and not p.name.startswith("source")
+    )
+    tmp = zip_path.with_name(zip_path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for file in files:
+            zf.write(file, arcname=file.name)
+    os.replace(tmp, zip_path)
+    return zip_path

@@ -1,0 +1,129 @@
+"""Place a brand logo: position, size as a share of the width, margin, opacity, contrast."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, UnidentifiedImageError
+
+from pipeline.errors import OptionsError
+from pipeline.models import LOGO_POSITIONS, LogoOptions
+
+MIN_CONTRAST = 0.25  # luminance difference (0..1) below which the logo gets help
+MAX_LOGO_PIXELS = 25_000_000
+
+
+@dataclass(frozen=True)
+class LogoPlacement:
+    box: tuple[int, int, int, int]  # where the logo landed
+    treatment: str  # none | recoloured | plate
+
+
+def load_logo(data: bytes) -> Image.Image:
+    """Decode logo bytes to RGBA; OptionsError INVALID_LOGO when they are not an image."""
+    if not data:
+        raise OptionsError("The logo file is empty.", code="INVALID_LOGO")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.width * im.height > MAX_LOGO_PIXELS:
+                raise OptionsError("The logo image is too large (over 25 megapixels).",
+                                   code="INVALID_LOGO")
+            im.load()
+            return im.convert("RGBA")
+    except OptionsError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise OptionsError("The logo is not a PNG or JPEG image that can be read.",
+                           code="INVALID_LOGO") from exc
+
+
+def validate_logo(logo: LogoOptions) -> None:
+    """Check the options and that the bytes decode (raises OptionsError INVALID_LOGO)."""
+    if logo.position not in LOGO_POSITIONS:
+        raise OptionsError(
+            f"Unknown logo position {logo.position!r}; choose from {', '.join(LOGO_POSITIONS)}.",
+            code="INVALID_LOGO",
+        )
+    if not 0 < logo.size_pct <= 100:
+        raise OptionsError("Logo size must be between 0 and 100 percent of the width.",
+                           code="INVALID_LOGO")
+    if not 0 <= logo.opacity <= 1:
+        raise OptionsError("Logo opacity must be between 0 and 1.", code="INVALID_LOGO")
+    load_logo(logo.image)
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return (0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]) / 255.0
+
+
+def apply_logo(img: Image.Image, logo: LogoOptions) -> Image.Image:
+    """The image with the logo placed on it (same size and mode)."""
+    return place_logo(img, logo)[0]
+
+
+def place_logo(img: Image.Image, logo: LogoOptions) -> tuple[Image.Image, LogoPlacement]:
+    """Place the logo and report where and with which contrast treatment."""
+    validate_logo(logo)
+    mark = load_logo(logo.image)
+    W, H = img.size
+    margin = int(round(W * logo.margin_pct / 100))
+    want_w = W * logo.size_pct / 100
+    # never upscale past the logo's own resolution; always fit inside the margins
+    scale = min(1.0, want_w / mark.width, max(1, W - 2 * margin) / mark.width,
+                max(1, H - 2 * margin) / mark.height)
+    lw, lh = max(1, round(mark.width * scale)), max(1, round(mark.height * scale))
+    if (lw, lh) != mark.size:
+        mark = mark.resize((lw, lh), Image.Resampling.LANCZOS)
+    x = {"top-left": margin, "bottom-left": margin, "top-right": W - margin - lw,
+         "bottom-right": W - margin - lw, "center": (W - lw) // 2}[logo.position]
+    y = {"top-left": margin, "top-right": margin, "bottom-left": H - margin - lh,
+         "bottom-right": H - margin - lh, "center": (H - lh) // 2}[logo.position]
+    x, y = max(0, x), max(0, y)
+    base = img.convert("RGBA")
+    region = np.asarray(base.crop((x, y, x + lw, y + lh)).convert("RGB")).astype(np.float32)
+    arr = np.asarray(mark).astype(np.float32)
+    alpha = arr[..., 3] / 255.0
+    treatment = "none"
+    if alpha.sum() > 0:
+        logo_l = float((_luminance(arr[..., :3]) * alpha).sum() / alpha.sum())
+        spot_l = float(_luminance(region).mean())
+        if abs(logo_l - spot_l) < MIN_CONTRAST:
+            mark, treatment = _contrast(mark, arr, alpha, logo_l, spot_l)
+            if treatment == "plate":
+                base.alpha_composite(_plate(mark.size, spot_l, logo_l, logo.opacity), (x, y))
+    if logo.opacity < 1:
+        a = mark.getchannel("A").point(lambda v: int(round(v * logo.opacity)))
+        mark.putalpha(a)
+    base.alpha_composite(mark, (x, y))
+    out = base if img.mode == "RGBA" else base.convert(img.mode)
+    return out, LogoPlacement((x, y, x + lw, y + lh), treatment)
+
+
+def _contrast(mark: Image.Image, arr: np.ndarray, alpha: np.ndarray, logo_l: float,
+              spot_l: float) -> tuple[Image.Image, str]:
+    """A one-colour logo is recoloured to contrast with its spot; a colourful one gets a
+    semi-transparent backing plate instead (its colours are the brand)."""
+    rgb = arr[..., :3]
+    sel = alpha > 0.5
+    chroma = float((rgb.max(axis=2) - rgb.min(axis=2))[sel].mean()) if sel.any() else 0.0
+    spread = float(_luminance(rgb)[sel].std()) if sel.any() else 0.0
+    if chroma < 40 and spread < 0.2:
+        value = 255 if spot_l < 0.5 else 20
+        out = Image.new("RGBA", mark.size, (value, value, value, 0))
+        out.putalpha(mark.getchannel("A"))
+        return out, "recoloured"
+    return mark, "plate"
+
+
+def _plate(size: tuple[int, int], spot_l: float, logo_l: float, opacity: float) -> Image.Image:
+    """A rounded plate whose tone contrasts with the logo, 60% opaque."""
+    tone = 20 if logo_l >= 0.5 else 245
+    pad = max(2, int(0.08 * min(size)))
+    plate = Image.new("RGBA", size, (tone, tone, tone, 0))
+    ImageDraw.Draw(plate).rounded_rectangle(
+        (0, 0, size[0] - 1, size[1] - 1), radius=pad * 2,
+        fill=(tone, tone, tone, int(153 * max(opacity, 0.3))),
+    )
+    return plate

@@ -1,0 +1,688 @@
+"""Helpers shared by the OpenAI and Gemini providers.
+
+Retry policy (tenacity), JSON parsing/validation with one repair try, trimming answers to
+platform limits, handle extraction/validation, and (de)serialising results for the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from pipeline.errors import ProviderError
+from pipeline.models import Account, ImageAnalysis, NamedColor, PlatformContent, Usage
+
+if TYPE_CHECKING:
+    from socialopt.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Stable error codes (ProviderError.code)
+AI_RATE_LIMITED = "AI_RATE_LIMITED"
+AI_QUOTA_EXCEEDED = "AI_QUOTA_EXCEEDED"
+AI_AUTH_FAILED = "AI_AUTH_FAILED"
+AI_SERVER_ERROR = "AI_SERVER_ERROR"
+AI_TIMEOUT = "AI_TIMEOUT"
+AI_UNREACHABLE = "AI_UNREACHABLE"
+AI_BAD_REQUEST = "AI_BAD_REQUEST"
+AI_BAD_RESPONSE = "AI_BAD_RESPONSE"
+AI_REFUSED = "AI_REFUSED"
+
+NOTICE_QUOTA = "AI is unavailable (the provider's quota is used up); offline results were used."
+NOTICE_AUTH = "AI is unavailable (the API key was rejected); offline results were used."
+
+
+def provider_error(
+    message: str,
+    code: str,
+    *,
+    retryable: bool = False,
+    quota: bool = False,
+    retry_after: float | None = None,
+) -> ProviderError:
+    """A ProviderError carrying an optional `retry_after` (seconds) for the retry policy."""
+    err = ProviderError(message, code=code, retryable=retryable, quota=quota)
+    err.retry_after = retry_after  # type: ignore[attr-defined]
+    return err
+
+
+# --------------------------------------------------------------------------- retries
+
+
+@dataclass
+class RetryPolicy:
+    """Bounded retries: `max_retries` extra attempts, Retry-After honoured up to `max_wait_s`
+    (a longer Retry-After is not waited for: the call fails at once so the job falls back)."""
+
+    max_retries: int = 2
+    max_wait_s: float = 10.0
+    backoff_s: float = 0.5
+    waits: list[float] = field(default_factory=list)  # every wait actually slept, for tests
+    sleeper: Callable[[float], None] = time.sleep
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(max_retries=max(0, int(settings.ai_max_retries)))
+
+    def should_retry(self, exc: BaseException) -> bool:
+        if not isinstance(exc, ProviderError) or not exc.retryable or exc.quota:
+            return False
+        after = getattr(exc, "retry_after", None)
+        return after is None or after <= self.max_wait_s
+
+    def wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        after = getattr(exc, "retry_after", None)
+        if after is not None:
+            return min(max(0.0, float(after)), self.max_wait_s)
+        return min(self.backoff_s * (2 ** (state.attempt_number - 1)), self.max_wait_s)
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.waits.append(seconds)
+        self.sleeper(seconds)
+
+    def run(self, fn: Callable[[], T], classify: Callable[[Exception], ProviderError]) -> T:
+        """Call `fn`, mapping client exceptions through `classify`, retrying what may help."""
+
+        def attempt() -> T:
+            try:
+                return fn()
+            except ProviderError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every client error is classified
+                raise classify(exc) from exc
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            retry=retry_if_exception(self.should_retry),
+            wait=self.wait,
+            sleep=self.sleep,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from `retry-after-ms` or `retry-after` (number or HTTP date), else None."""
+    if not headers:
+        return None
+    try:
+        raw_ms = headers.get("retry-after-ms")
+        if raw_ms:
+            return max(0.0, float(raw_ms) / 1000)
+        raw = headers.get("retry-after")
+        if not raw:
+            return None
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            import email.utils
+
+            when = email.utils.parsedate_to_datetime(raw)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+class InvalidAnswer(ValueError):
+    """The model's answer is not valid JSON or does not match the schema."""
+
+
+def parse_json_object(text: str | None) -> dict[str, Any]:
+    """Parse a JSON object, tolerating a ```json fence around it."""
+    if not text or not text.strip():
+        raise InvalidAnswer("the answer was empty")
+    body = text.strip()
+    fence = re.match(r"^```(?:json)?\s*(.*?)\s*```$", body, re.S)
+    if fence:
+        body = fence.group(1)
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise InvalidAnswer(f"the answer is not valid JSON ({exc.msg} at {exc.pos})") from exc
+    if not isinstance(data, dict):
+        raise InvalidAnswer("the answer is not a JSON object")
+    return data
+
+
+def _str_list(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidAnswer(f"{what} must be a list of strings")
+    return [v.strip() for v in value if v.strip()]
+
+
+def _opt_str(obj: Mapping[str, Any], key: str, what: str) -> str:
+    value = obj.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidAnswer(f"{what}.{key} must be a string")
+    return value.strip()
+
+
+def validate_content(data: Mapping[str, Any], platforms: Sequence[str]) -> dict[str, dict]:
+    """Check the content answer: every platform an object with caption and hashtags."""
+    out: dict[str, dict] = {}
+    missing = [p for p in platforms if p not in data]
+    if missing:
+        raise InvalidAnswer(f"platforms missing from the answer: {', '.join(missing)}")
+    for p in platforms:
+        item = data[p]
+        if not isinstance(item, dict):
+            raise InvalidAnswer(f"{p} must be an object")
+        caption = item.get("caption")
+        if not isinstance(caption, str) or not caption.strip():
+            raise InvalidAnswer(f"{p}.caption must be a non-empty string")
+        out[p] = {
+            "caption": caption.strip(),
+            "hashtags": _str_list(item.get("hashtags"), f"{p}.hashtags"),
+            "alt_text": _opt_str(item, "alt_text", p),
+            "title": _opt_str(item, "title", p),
+        }
+    return out
+
+
+def validate_analysis(data: Mapping[str, Any]) -> dict[str, Any]:
+    desc = data.get("description")
+    if not isinstance(desc, str) or not desc.strip():
+        raise InvalidAnswer("description must be a non-empty string")
+    is_product = data.get("is_product", False)
+    if not isinstance(is_product, bool):
+        raise InvalidAnswer("is_product must be true or false")
+    return {
+        "description": desc.strip(),
+        "keywords": _str_list(data.get("keywords", []), "keywords"),
+        "niches": _str_list(data.get("niches", []), "niches"),
+        "is_product": is_product,
+        "product_reason": _opt_str(data, "product_reason", "analysis"),
+        "mood": _opt_str(data, "mood", "analysis"),
+    }
+
+
+def validate_accounts(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    items = data.get("accounts")
+    if not isinstance(items, list):
+        raise InvalidAnswer("accounts must be a list")
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append({"handle": item, "reason": "", "platform": ""})
+        elif isinstance(item, dict) and isinstance(item.get("handle"), str):
+            reason, plat = item.get("reason"), item.get("platform")
+            out.append(
+                {
+                    "handle": item["handle"],
+                    "reason": reason.strip() if isinstance(reason, str) else "",
+                    "platform": plat.strip().lower() if isinstance(plat, str) else "",
+                }
+            )
+        else:
+            raise InvalidAnswer("each account must have a handle string")
+    return out
+
+
+def structured_with_repair(
+    ask: Callable[[str | None, str | None], str | None],
+    validate: Callable[[dict[str, Any]], T],
+    provider: str,
+) -> T:
+    """`ask(previous_answer, error)` returns the model's text; one repair try, then fail."""
+    text = ask(None, None)
+    try:
+        return validate(parse_json_object(text))
+    except InvalidAnswer as first:
+        log.warning("%s answer invalid (%s); asking once more", provider, first)
+        text2 = ask(text, str(first))
+        try:
+            return validate(parse_json_object(text2))
+        except InvalidAnswer as second:
+            raise provider_error(
+                f"{provider} returned an unusable answer twice ({second}).",
+                AI_BAD_RESPONSE,
+                retryable=True,
+            ) from second
+
+
+# --------------------------------------------------------------------------- content
+
+
+def _clip(text: str, limit: int) -> str:
+    """Cut at a word boundary and end with an ellipsis when over `limit`."""
+    text = text.strip()
+    if limit <= 0 or len(text) <= limit:
+        return text
+    if limit == 1:
+        return text[:1]
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+def _clean_tag(tag: str) -> str:
+    word = re.sub(r"[^\w]", "", tag.strip().lstrip("#"), flags=re.UNICODE)
+    return f"#{word}" if word else ""
+
+
+def _finalize_tags(tags: list[str], spec: Any) -> list[str]:
+    try:
+        from pipeline.hashtags import finalize_hashtags
+
+        return list(finalize_hashtags(tags, spec))
+    except (ImportError, AttributeError):
+        seen: set[str] = set()
+        out = []
+        for t in tags:
+            c = _clean_tag(t)
+            if c and c.lower() not in seen:
+                seen.add(c.lower())
+                out.append(c)
+        return out[: spec.hashtag_max]
+
+
+def _fit(content: PlatformContent, spec: Any) -> PlatformContent:
+    try:
+        from pipeline.captions import fit_content
+
+        content = fit_content(content, spec)
+    except (ImportError, AttributeError):
+        pass
+    return enforce_limits(content, spec)
+
+
+def enforce_limits(content: PlatformContent, spec: Any) -> PlatformContent:
+    """Hard guard on caption/title/alt/hashtag limits (X counts hashtags in its 280)."""
+    tags = [t for t in content.hashtags if t][: max(0, spec.hashtag_max)]
+    limit = spec.caption_limit
+    if spec.key == "x" and tags:
+        while tags and len(" ".join(tags)) + 1 > limit // 2:
+            tags.pop()
+        if tags:
+            limit -= len(" ".join(tags)) + 1
+    caption = _clip(content.caption, limit)
+    alt = _clip(content.alt_text, spec.alt_text_limit) if spec.alt_text_limit else content.alt_text
+    title = _clip(content.title, spec.title_limit) if spec.title_limit else ""
+    return PlatformContent(
+        caption=caption,
+        hashtags=tags,
+        alt_text=alt,
+        title=title,
+        provider=content.provider,
+    )
+
+
+def build_contents(
+    answer: Mapping[str, Mapping[str, Any]],
+    platforms: Sequence[str],
+    hashtag_limits: Mapping[str, int],
+    candidates: Mapping[str, Sequence[str]],
+    provider: str,
+) -> dict[str, PlatformContent]:
+    """Validated answer -> PlatformContent per platform, trimmed to the platform's limits.
+    Too few hashtags are topped up from the candidates."""
+    from pipeline.platforms import get_spec
+
+    out: dict[str, PlatformContent] = {}
+    for p in platforms:
+        spec = get_spec(p, hashtag_limits)
+        item = answer[p]
+        tags = _finalize_tags([t for t in item["hashtags"] if _clean_tag(t)], spec)
+        if len(tags) < spec.hashtag_min:
+            more = [t for t in candidates.get(p, []) if _clean_tag(t)]
+            tags = _finalize_tags(tags + more, spec)
+        content = PlatformContent(
+            caption=item["caption"],
+            hashtags=tags,
+            alt_text=item.get("alt_text", ""),
+            title=item.get("title", "") if spec.title_limit else "",
+            provider=provider,
+        )
+        out[p] = _fit(content, spec)
+    return out
+
+
+def limits_for(platforms: Iterable[str], hashtag_limits: Mapping[str, int]) -> dict[str, dict]:
+    from pipeline.platforms import get_spec
+
+    out = {}
+    for p in platforms:
+        s = get_spec(p, hashtag_limits)
+        out[p] = {
+            "caption": s.caption_limit,
+            "hashtag_min": s.hashtag_min,
+            "hashtag_max": s.hashtag_max,
+            "alt_text": s.alt_text_limit,
+            "title": s.title_limit,
+        }
+    return out
+
+
+def niche_keys() -> list[str]:
+    """Known niche keys from pipeline.niches (empty when that module is not there)."""
+    try:
+        from pipeline.niches import NICHES
+    except ImportError:
+        return []
+    if isinstance(NICHES, Mapping):
+        return [str(k) for k in NICHES]
+    return [str(getattr(n, "key", n)) for n in NICHES]
+
+
+def merge_analysis(base: ImageAnalysis, answer: Mapping[str, Any], provider: str) -> ImageAnalysis:
+    """Keep the measured numbers; take description, keywords, niches, product call from AI."""
+    from dataclasses import replace
+
+    known = niche_keys()
+    niches = [n.strip().lower().replace(" ", "_") for n in answer["niches"]]
+    if known:
+        niches = [n for n in niches if n in known]
+    keywords = list(dict.fromkeys(k.lower() for k in answer["keywords"]))
+    mood = answer.get("mood", "").lower()
+    if mood and mood not in keywords:
+        keywords.append(mood)
+    reason = answer.get("product_reason") or base.product_reason
+    return replace(
+        base,
+        description=answer["description"],
+        keywords=keywords[:20],
+        niches=niches[:3],
+        is_product=bool(answer["is_product"]),
+        product_reason=f"{provider}: {reason}",
+        warnings=list(base.warnings),
+        provider=provider,
+    )
+
+
+# --------------------------------------------------------------------------- handles
+
+_FALLBACK_HANDLE = {
+    "instagram": r"[A-Za-z0-9_](?:[A-Za-z0-9._]{0,28}[A-Za-z0-9_])?",
+    "x": r"[A-Za-z0-9_]{1,15}",
+    "tiktok": r"[A-Za-z0-9_](?:[A-Za-z0-9._]{0,22}[A-Za-z0-9_])",
+    "pinterest": r"[A-Za-z0-9_]{3,30}",
+    "facebook": r"[A-Za-z0-9.]{5,50}",
+    "linkedin": r"[A-Za-z0-9-]{3,100}",
+}
+RESERVED = {
+    "p",
+    "reel",
+    "reels",
+    "explore",
+    "stories",
+    "tv",
+    "hashtag",
+    "search",
+    "share",
+    "home",
+    "about",
+    "login",
+    "signup",
+    "i",
+    "intent",
+    "tag",
+    "tags",
+    "pin",
+    "pins",
+    "ideas",
+    "company",
+    "in",
+    "watch",
+    "groups",
+    "pages",
+    "video",
+    "status",
+    "accounts",
+    "discover",
+    "legal",
+    "privacy",
+    "help",
+    "settings",
+    "messages",
+    "notifications",
+    "web",
+    "www",
+}
+_PROFILE_URL = {
+    "instagram": "https://www.instagram.com/{h}/",
+    "x": "https://x.com/{h}",
+    "tiktok": "https://www.tiktok.com/@{h}",
+    "pinterest": "https://www.pinterest.com/{h}/",
+    "facebook": "https://www.facebook.com/{h}",
+    "linkedin": "https://www.linkedin.com/in/{h}",
+}
+_URL_PATTERNS = [
+    ("instagram", re.compile(r"https?://(?:www\.)?instagram\.com/([A-Za-z0-9._]+)/?", re.I)),
+    ("x", re.compile(r"https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/@?([A-Za-z0-9_]+)", re.I)),
+    ("tiktok", re.compile(r"https?://(?:www\.)?tiktok\.com/@([A-Za-z0-9._]+)", re.I)),
+    (
+        "pinterest",
+        re.compile(r"https?://(?:[a-z]{2}\.|www\.)?pinterest\.[a-z.]+/([A-Za-z0-9_]+)/?", re.I),
+    ),
+    ("facebook", re.compile(r"https?://(?:www\.|m\.)?facebook\.com/([A-Za-z0-9.]+)/?", re.I)),
+    (
+        "linkedin",
+        re.compile(r"https?://(?:\w{2,3}\.)?linkedin\.com/(?:in|company)/([A-Za-z0-9-]+)", re.I),
+    ),
+]
+_TEXT_HANDLE = re.compile(r"(?<![\w.@/])@([A-Za-z0-9_][A-Za-z0-9._-]{0,99})")
+URL_IN_TEXT = re.compile(r"https?://[^\s<>()\[\]\"'*]+")
+
+
+def normalize_handle(raw: str) -> str:
+    """'@Name.' / 'name' / ' @name ' -> 'Name' (no @, no trailing punctuation)."""
+    return raw.strip().lstrip("@").strip().rstrip(".,;:!?)-")
+
+
+def valid_handle(platform: str, handle: str) -> bool:
+    """Platform handle rules (pipeline.accounts.valid_handle when present), bare handle."""
+    h = normalize_handle(handle)
+    if not h or h.lower() in RESERVED:
+        return False
+    try:
+        from pipeline.accounts import valid_handle as rule
+
+        return bool(rule(platform, h))
+    except (ImportError, AttributeError):
+        pattern = _FALLBACK_HANDLE.get(platform, r"[A-Za-z0-9._]{1,30}")
+        return re.fullmatch(pattern, h) is not None
+
+
+def profile_url(platform: str, handle: str) -> str:
+    template = _PROFILE_URL.get(platform)
+    return template.format(h=normalize_handle(handle)) if template else ""
+
+
+def handle_from_url(url: str, platform: str) -> str:
+    """The handle in a profile URL of `platform`, or ''."""
+    for plat, pattern in _URL_PATTERNS:
+        if plat != platform:
+            continue
+        m = pattern.match(url.strip())
+        if m and m.group(1).lower() not in RESERVED:
+            return normalize_handle(m.group(1))
+    return ""
+
+
+_PLATFORM_WORDS = {
+    "instagram": r"instagram|insta|\big\b",
+    "x": r"\btwitter\b|\bx\b(?:\s*\(twitter\))?|x\.com",
+    "tiktok": r"tik\s*tok",
+    "pinterest": r"pinterest",
+    "facebook": r"facebook|\bfb\b",
+    "linkedin": r"linked\s*in",
+}
+
+
+def platforms_in_text(text: str, platforms: Sequence[str]) -> list[str]:
+    """Requested platforms named in `text` (a line of a model answer)."""
+    low = text.lower()
+    return [p for p in platforms if re.search(_PLATFORM_WORDS.get(p, re.escape(p)), low)]
+
+
+def find_handles(text: str, platforms: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(position, handle, platform) for profile URLs and @handles in free text, in order.
+
+    A URL names its platform; an @handle takes the platform named on its line, else the
+    last platform heading above it, else the only requested platform; otherwise skipped."""
+    out: list[tuple[int, str, str]] = []
+    current = ""
+    pos = 0
+    for line in (text or "").splitlines(keepends=True):
+        named = platforms_in_text(URL_IN_TEXT.sub(" ", line), platforms)
+        if len(named) == 1:
+            current = named[0]
+        for m in URL_IN_TEXT.finditer(line):
+            for p in platforms:
+                h = handle_from_url(m.group(0), p)
+                if h:
+                    out.append((pos + m.start(), h, p))
+                    break
+        for m in _TEXT_HANDLE.finditer(line):
+            plat = named[0] if len(named) == 1 else current
+            if not plat and len(platforms) == 1:
+                plat = platforms[0]
+            if plat:
+                out.append((pos + m.start(), normalize_handle(m.group(1)), plat))
+        pos += len(line)
+    return sorted(out)
+
+
+def dedupe_accounts(accounts: Iterable[Account], limit: int | None = None) -> list[Account]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for a in accounts:
+        key = (a.platform, a.handle.lower().lstrip("@"))
+        if a.handle and key in seen:
+            continue
+        seen.add(key)
+        out.append(a)
+    return out[:limit] if limit is not None else out
+
+
+def cap_per_platform(accounts: Iterable[Account], limit: int) -> list[Account]:
+    """De-duplicated accounts, at most `limit` per platform, order kept."""
+    counts: dict[str, int] = {}
+    out = []
+    for a in dedupe_accounts(accounts):
+        if counts.get(a.platform, 0) < limit:
+            counts[a.platform] = counts.get(a.platform, 0) + 1
+            out.append(a)
+    return out
+
+
+# --------------------------------------------------------------------------- cache
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> dict | None: ...
+
+    def put(self, key: str, value: dict, ttl_s: int) -> None: ...
+
+
+class DictCache:
+    """In-memory cache with the same get/put interface (tests, bench)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict] = {}
+
+    def get(self, key: str) -> dict | None:
+        value = self.data.get(key)
+        return json.loads(json.dumps(value)) if value is not None else None
+
+    def put(self, key: str, value: dict, ttl_s: int = 0) -> None:
+        self.data[key] = json.loads(json.dumps(value))
+
+
+def cache_key(*parts: object) -> str:
+    """A stable key from any JSON-able parts (the lead may use storage.cache.cache_key)."""
+    raw = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def cached_call(
+    cache: Cache | None,
+    key: str,
+    fn: Callable[[], T],
+    *,
+    encode: Callable[[T], dict],
+    decode: Callable[[dict], T],
+    ttl_s: int = 7 * 86400,
+    usage: Usage | None = None,
+) -> T:
+    """Return the cached value for `key`, else call `fn` and store it. A broken cache is
+    logged and bypassed, never fatal; provider errors are not cached."""
+    if cache is not None:
+        try:
+            hit = cache.get(key)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("AI cache read failed: %s", exc)
+            hit = None
+        if hit is not None:
+            try:
+                value = decode(hit)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("AI cache entry unusable (%s); calling the provider", exc)
+            else:
+                if usage is not None:
+                    with usage._lock:
+                        usage.cache_hits += 1
+                return value
+    value = fn()
+    if cache is not None:
+        try:
+            cache.put(key, encode(value), ttl_s)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("AI cache write failed: %s", exc)
+    return value
+
+
+def contents_to_dict(contents: Mapping[str, PlatformContent]) -> dict[str, dict]:
+    return {p: asdict(c) for p, c in contents.items()}
+
+
+def contents_from_dict(data: Mapping[str, Mapping[str, Any]]) -> dict[str, PlatformContent]:
+    return {
+        p: PlatformContent(
+            caption=d["caption"],
+            hashtags=list(d["hashtags"]),
+            alt_text=d.get("alt_text", ""),
+            title=d.get("title", ""),
+            provider=d.get("provider", "offline"),
+        )
+        for p, d in data.items()
+    }
+
+
+def analysis_to_dict(analysis: ImageAnalysis) -> dict[str, Any]:
+    return asdict(analysis)
+
+
+def analysis_from_dict(data: Mapping[str, Any]) -> ImageAnalysis:
+    d = dict(data)
+    d["colors"] = [NamedColor(**c) for c in d.get("colors", [])]
+    d["face_boxes"] = [tuple(b) for b in d.get("face_boxes", [])]
+    return ImageAnalysis(**d)
+
+
+def accounts_to_dict(accounts: Sequence[Account]) -> dict[str, list[dict]]:
+    return {"accounts": [asdict(a) for a in accounts]}
+
+
+def accounts_from_dict(data: Mapping[str, Any]) -> list[Account]:
+    return [Account(**a) for a in data["accounts"]]

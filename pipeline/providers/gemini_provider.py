@@ -1,0 +1,346 @@
+"""Gemini: account discovery with Google Search grounding; also analysis and captions
+(JSON output) when it is the only key. Same fault mapping as the OpenAI provider."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from pipeline.errors import ProviderError
+from pipeline.models import Account, ImageAnalysis, PlatformContent, Usage
+from pipeline.providers import common, prompts
+from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest, register
+
+if TYPE_CHECKING:
+    from socialopt.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NAME = "gemini"
+GROUNDED_NOTE = "Found by Gemini with Google Search; the link is the search result it came from."
+UNGROUNDED_NOTE = "Named by Gemini without a matching search source: check before tagging."
+REFUSAL_REASONS = {
+    "SAFETY",
+    "PROHIBITED_CONTENT",
+    "BLOCKLIST",
+    "SPII",
+    "RECITATION",
+    "IMAGE_SAFETY",
+    "IMAGE_PROHIBITED_CONTENT",
+}
+
+
+def _retry_delay(exc: genai_errors.APIError) -> float | None:
+    """Retry-After header, else google.rpc.RetryInfo retryDelay ('37s') in the details."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    after = common.parse_retry_after(headers)
+    if after is not None:
+        return after
+    details = exc.details if isinstance(exc.details, dict) else {}
+    error = details.get("error", details)
+    for item in error.get("details", []) if isinstance(error, dict) else []:
+        if isinstance(item, dict) and "retryDelay" in item:
+            m = re.fullmatch(r"\s*([\d.]+)s\s*", str(item["retryDelay"]))
+            if m:
+                return float(m.group(1))
+    return None
+
+
+def classify_gemini_error(exc: Exception, max_wait_s: float = 10.0) -> ProviderError:
+    """Map google-genai / httpx2 exceptions to a ProviderError."""
+    if isinstance(exc, httpx2.TimeoutException):
+        return common.provider_error(
+            "The AI service did not answer in time.", common.AI_TIMEOUT, retryable=True
+        )
+    if isinstance(exc, httpx2.TransportError):
+        return common.provider_error(
+            "The AI service could not be reached.", common.AI_UNREACHABLE, retryable=True
+        )
+    if isinstance(exc, genai_errors.APIError):
+        status = int(exc.code or 0)
+        message = str(exc.message or "")
+        if status == 429:
+            delay = _retry_delay(exc)
+            if "quota" in message.lower() and (delay is None or delay > max_wait_s):
+                return common.provider_error(
+                    "The Gemini quota is used up.", common.AI_QUOTA_EXCEEDED, quota=True
+                )
+            return common.provider_error(
+                "The AI service is rate limiting requests.",
+                common.AI_RATE_LIMITED,
+                retryable=True,
+                retry_after=delay,
+            )
+        if status in (401, 403) or (status == 400 and "api key" in message.lower()):
+            return common.provider_error(
+                f"The AI service rejected the API key ({status}).", common.AI_AUTH_FAILED
+            )
+        if status == 408 or status >= 500:
+            return common.provider_error(
+                f"The AI service had an error ({status}).",
+                common.AI_SERVER_ERROR,
+                retryable=True,
+                retry_after=_retry_delay(exc),
+            )
+        return common.provider_error(
+            f"The AI service refused the request ({status}: {message[:200]}).",
+            common.AI_BAD_REQUEST,
+        )
+    return common.provider_error(
+        f"Unexpected AI client error: {type(exc).__name__}: {exc}"[:300], common.AI_BAD_RESPONSE
+    )
+
+
+def _text_of(response: Any) -> str:
+    """Answer text of the first candidate, skipping thought parts."""
+    candidates = getattr(response, "candidates", None) or []
+    if not candidates or not candidates[0].content or not candidates[0].content.parts:
+        return ""
+    return "".join(
+        p.text for p in candidates[0].content.parts if p.text and not getattr(p, "thought", False)
+    )
+
+
+def _check_refusal(response: Any) -> None:
+    feedback = getattr(response, "prompt_feedback", None)
+    if feedback is not None and getattr(feedback, "block_reason", None):
+        raise common.provider_error(
+            f"The AI model declined to answer ({feedback.block_reason}).", common.AI_REFUSED
+        )
+    candidates = getattr(response, "candidates", None) or []
+    if candidates:
+        reason = candidates[0].finish_reason
+        reason_name = getattr(reason, "value", reason) or ""
+        if str(reason_name).upper() in REFUSAL_REASONS:
+            raise common.provider_error(
+                f"The AI model declined to answer ({reason_name}).", common.AI_REFUSED
+            )
+
+
+@register(NAME)
+class GeminiProvider:
+    """Provider backed by google-genai generate_content; the Client lives with the provider."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        policy: common.RetryPolicy | None = None,
+        client: genai.Client | None = None,
+    ) -> None:
+        self.settings = settings
+        self.model = settings.gemini_model
+        self.policy = policy or common.RetryPolicy.from_settings(settings)
+        self.client = client or genai.Client(
+            api_key=settings.gemini_api_key.get() or "no-key",
+            http_options=types.HttpOptions(
+                base_url=settings.gemini_base_url or None,
+                timeout=max(1, int(settings.ai_timeout_s * 1000)),
+            ),
+        )
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _generate(
+        self, contents: list[Any], config: types.GenerateContentConfig, usage: Usage
+    ) -> Any:
+        def call() -> Any:
+            return self.client.models.generate_content(
+                model=self.model, contents=contents, config=config
+            )
+
+        try:
+            response = self.policy.run(
+                call, lambda e: classify_gemini_error(e, self.policy.max_wait_s)
+            )
+        except ProviderError as err:
+            if err.quota:
+                usage.notice(common.NOTICE_QUOTA)
+            elif err.code == common.AI_AUTH_FAILED:
+                usage.notice(common.NOTICE_AUTH)
+            raise
+        meta = getattr(response, "usage_metadata", None)
+        usage.record(
+            NAME,
+            getattr(meta, "prompt_token_count", 0) or 0,
+            getattr(meta, "candidates_token_count", 0) or 0,
+        )
+        _check_refusal(response)
+        return response
+
+    def _structured(
+        self,
+        contents: list[Any],
+        system: str,
+        schema: dict[str, Any],
+        usage: Usage,
+        validate: Callable[[dict[str, Any]], Any],
+        max_tokens: int,
+    ) -> Any:
+        config = types.GenerateContentConfig(
+            system_instruction=system,
+            response_mime_type="application/json",
+            response_schema=prompts.gemini_schema(schema),
+            max_output_tokens=max_tokens,
+        )
+
+        def ask(previous: str | None, error: str | None) -> str:
+            parts = list(contents)
+            if error is not None:
+                parts.append(
+                    f"Your previous answer was:\n{(previous or '')[:6000]}\n"
+                    + prompts.repair_prompt(error)
+                )
+            return _text_of(self._generate(parts, config, usage))
+
+        return common.structured_with_repair(ask, validate, "Gemini")
+
+    # ----------------------------------------------------------------- Protocol
+
+    def analyse(self, request: AnalysisRequest, usage: Usage) -> ImageAnalysis:
+        contents = [
+            types.Part.from_bytes(data=request.image_jpeg, mime_type="image/jpeg"),
+            prompts.analysis_prompt(request.description, request.language, common.niche_keys()),
+        ]
+        answer = self._structured(
+            contents,
+            prompts.ANALYSIS_SYSTEM,
+            prompts.analysis_schema(),
+            usage,
+            common.validate_analysis,
+            1024,
+        )
+        return common.merge_analysis(request.baseline, answer, NAME)
+
+    def write_content(self, request: ContentRequest, usage: Usage) -> dict[str, PlatformContent]:
+        platforms = list(request.platforms)
+        limits = common.limits_for(platforms, request.hashtag_limits)
+        text = prompts.content_prompt(
+            platforms=platforms,
+            limits=limits,
+            candidates=request.hashtag_candidates,
+            description=request.description,
+            analysis_description=request.analysis.description,
+            keywords=request.analysis.keywords,
+            niches=[n.key for n in request.niches],
+            language=request.language,
+            tone=request.tone,
+        )
+        answer = self._structured(
+            [text],
+            prompts.CONTENT_SYSTEM,
+            prompts.content_schema(platforms),
+            usage,
+            lambda d: common.validate_content(d, platforms),
+            800 * len(platforms) + 512,
+        )
+        return common.build_contents(
+            answer, platforms, request.hashtag_limits, request.hashtag_candidates, NAME
+        )
+
+    def find_accounts(self, request: AccountsRequest, usage: Usage) -> list[Account]:
+        """ONE Google Search grounded call for every requested platform: handles from the
+        answer and its grounding sources, validated per platform, de-duplicated, each with
+        the source URL it came from. Saved accounts are the job's to merge."""
+        platforms = list(request.all_platforms)
+        niche = request.niches[0] if request.niches else None
+        prompt = prompts.grounded_accounts_prompt(
+            platforms,
+            [n.name or n.key for n in request.niches],
+            request.description,
+            request.limit,
+        )
+        config = types.GenerateContentConfig(
+            tools=[types.Tool(google_search=types.GoogleSearch())],
+        )
+        response = self._generate([prompt], config, usage)
+        found = extract_grounded_accounts(response, platforms, niche.key if niche else "")
+        return common.cap_per_platform(found, request.limit)
+
+
+def extract_grounded_accounts(
+    response: Any, platforms: list[str] | tuple[str, ...], niche: str = ""
+) -> list[Account]:
+    """Accounts from a grounded answer, in answer order: @handles and profile URLs in the
+    text (linked to the grounding source of the segment that mentions them), then
+    grounding sources that are themselves profile pages. Invalid handles are dropped."""
+    candidates = getattr(response, "candidates", None) or []
+    meta = getattr(candidates[0], "grounding_metadata", None) if candidates else None
+    chunks = list(getattr(meta, "grounding_chunks", None) or [])
+    supports = list(getattr(meta, "grounding_supports", None) or [])
+    text = _text_of(response)
+
+    def chunk_uri(i: int) -> str:
+        web = chunks[i].web if 0 <= i < len(chunks) else None
+        return (web.uri or "") if web is not None else ""
+
+    # source URL for each character span of the text that a grounding support covers
+    spans: list[tuple[int, int, str]] = []
+    for support in supports:
+        seg = support.segment
+        if seg is None or not seg.text:
+            continue
+        uris = [u for u in (chunk_uri(i) for i in support.grounding_chunk_indices or []) if u]
+        at = text.find(seg.text)
+        if uris and at >= 0:
+            spans.append((at, at + len(seg.text), uris[0]))
+
+    found: list[tuple[str, str, str]] = []  # platform, handle, source url ("" = none)
+    for pos, handle, plat in common.find_handles(text, platforms):
+        url = next((u for a, b, u in spans if a <= pos < b), "")
+        found.append((plat, handle, url))
+    for chunk in chunks:
+        web = chunk.web
+        if web is None or not web.uri:
+            continue
+        for plat in platforms:
+            handle = common.handle_from_url(web.uri, plat)
+            if handle:
+                found.append((plat, handle, web.uri))
+                break
+        else:
+            title = " ".join(x for x in (web.title, web.domain) if x)
+            named = common.platforms_in_text(title, platforms)
+            for _, handle, plat in common.find_handles(title, named[:1]):
+                found.append((plat, handle, web.uri))
+
+    accounts: list[Account] = []
+    index: dict[tuple[str, str], int] = {}
+    for plat, handle, url in found:
+        if not common.valid_handle(plat, handle):
+            log.info("dropping invalid %s handle from Gemini: %r", plat, handle)
+            continue
+        key = (plat, handle.lower())
+        if key in index:
+            i = index[key]
+            if url and accounts[i].note == UNGROUNDED_NOTE:  # now we know its source
+                accounts[i] = Account(
+                    handle=accounts[i].handle,
+                    platform=plat,
+                    niche=niche,
+                    source=NAME,
+                    url=url,
+                    note=GROUNDED_NOTE,
+                )
+            continue
+        index[key] = len(accounts)
+        accounts.append(
+            Account(
+                handle=f"@{handle}",
+                platform=plat,
+                niche=niche,
+                source=NAME,
+                url=url or common.profile_url(plat, handle),
+                note=GROUNDED_NOTE if url else UNGROUNDED_NOTE,
+            )
+        )
+    return accounts

@@ -1,0 +1,172 @@
+"""Render: crop + resize to the exact platform size, encode under the platform's file cap."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from PIL import Image
+
+from pipeline.crop import choose_crop
+from pipeline.errors import OptionsError, ProcessingError
+from pipeline.intake import SourceImage
+from pipeline.models import OUTPUT_FORMATS, RenderedImage
+from pipeline.platforms import ImageSize, PlatformSpec
+from pipeline.vision import Focus
+
+JPEG_QUALITIES = (90, 85, 80, 75, 70, 60, 50, 40)
+WEBP_QUALITIES = (90, 85, 80, 70, 60, 50, 40)
+PNG_LOSSLESS = 100  # "quality" reported for a lossless PNG
+PNG_QUANTIZED = 80  # ... and for a 256-colour PNG
+DOWNSCALE_STEPS = (0.85, 0.7, 0.55, 0.4)  # last resort: soften by down+up scaling
+
+
+def crop_resize(img: Image.Image, box: tuple[int, int, int, int], size: ImageSize) -> Image.Image:
+    """Crop `box` (img pixels) and resize to exactly size.width x size.height.
+
+    Large reductions go in steps: an integer `reduce` (box filter) of the crop first, then
+    LANCZOS for the remaining factor below 2x: visually the same as a one-step LANCZOS
+    (mean difference < 1 level of 255) and 2-4x faster.
+    """
+    target = (size.width, size.height)
+    l, t, r, b = box
+    cw, ch = r - l, b - t
+    if (cw, ch) == target:
+        return img.crop(box)
+    factor = min(cw / size.width, ch / size.height)
+    if factor >= 2.0:
+        k = int(factor)
+        reduced = img.reduce(k, box=box)
+        return reduced.resize(target, Image.Resampling.LANCZOS)
+    return img.resize(target, Image.Resampling.LANCZOS, box=box)
+
+
+def _save(img: Image.Image, fmt: str, quality: int, quantize: bool = False) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "JPEG":
+        img.save(buf, "JPEG", quality=quality, optimize=True, progressive=True, subsampling=2)
+    elif fmt == "WEBP":
+        img.save(buf, "WEBP", quality=quality, method=4)
+    elif fmt == "PNG":
+        out = img.quantize(256, method=Image.Quantize.FASTOCTREE) if quantize else img
+        out.save(buf, "PNG", optimize=True)
+    else:
+        raise OptionsError(
+            f"Output format {fmt!r} is not supported; choose JPEG, PNG or WEBP.",
+            code="UNKNOWN_FORMAT",
+        )
+    return buf.getvalue()
+
+
+def _ladder(fmt: str) -> list[tuple[int, bool]]:
+    if fmt == "JPEG":
+        return [(q, False) for q in JPEG_QUALITIES]
+    if fmt == "WEBP":
+        return [(q, False) for q in WEBP_QUALITIES]
+    return [(PNG_LOSSLESS, False), (PNG_QUANTIZED, True)]
+
+
+def encode_capped(img: Image.Image, fmt: str, max_bytes: int) -> tuple[bytes, int]:
+    """Encode under `max_bytes`: lower the quality, then (last resort) soften by scaling down
+    and back up so the pixel size stays exact. Returns (bytes, quality used).
+
+    Raises ProcessingError FILE_TOO_LARGE when nothing fits.
+    """
+    fmt = fmt.upper()
+    if fmt == "JPG":
+        fmt = "JPEG"
+    if img.mode not in ("RGB", "L") and fmt == "JPEG":
+        img = img.convert("RGB")
+    ladder = _ladder(fmt)
+    smallest = 0
+    for quality, quantize in ladder:
+        data = _save(img, fmt, quality, quantize)
+        smallest = len(data) if not smallest else min(smallest, len(data))
+        if len(data) <= max_bytes:
+            return data, quality
+    last_q, last_quant = ladder[-1]
+    for k in DOWNSCALE_STEPS:
+        small = img.resize(
+            (max(1, round(img.width * k)), max(1, round(img.height * k))),
+            Image.Resampling.BILINEAR,
+        )
+        soft = small.resize(img.size, Image.Resampling.BICUBIC)
+        data = _save(soft, fmt, last_q, last_quant)
+        smallest = min(smallest, len(data))
+        if len(data) <= max_bytes:
+            return data, last_q
+    raise ProcessingError(
+        f"The image cannot be made smaller than {max_bytes} bytes at {img.width}x{img.height} "
+        f"(best was {smallest} bytes).",
+        code="FILE_TOO_LARGE",
+    )
+
+
+def pick_format(spec: PlatformSpec, fmt: str) -> tuple[str, str | None]:
+    """The format to use for `spec` and a warning when the requested one is not accepted."""
+    fmt = (fmt or "JPEG").upper()
+    if fmt == "JPG":
+        fmt = "JPEG"
+    if fmt not in OUTPUT_FORMATS:
+        raise OptionsError(
+            f"Output format {fmt!r} is not supported; choose JPEG, PNG or WEBP.",
+            code="UNKNOWN_FORMAT",
+        )
+    if fmt in spec.formats:
+        return fmt, None
+    used = spec.formats[0]
+    return used, f"{spec.display_name} does not accept {fmt}; saved as {used} instead."
+
+
+def render_platform(
+    source: SourceImage,
+    spec: PlatformSpec,
+    fmt: str,
+    focus: Focus | None,
+    *,
+    decorate: Callable[[Image.Image], Image.Image] | None = None,
+    warnings: list[str] | None = None,
+    size: ImageSize | None = None,
+) -> RenderedImage:
+    """Smart-crop, resize and encode `source` for one platform.
+
+    The size is `spec.choose_size(original width, height)` unless given. RenderedImage.crop_box
+    is in ORIGINAL pixels. A format the platform does not accept falls back to its first
+    format; the reason is appended to `warnings` when a list is passed.
+    """
+    used_fmt, note = pick_format(spec, fmt)
+    if note and warnings is not None:
+        warnings.append(note)
+    size = size or spec.choose_size(source.info.width, source.info.height)
+    img = source.image
+    box = choose_crop(img.width, img.height, size.aspect, focus)
+    if (box[2] - box[0]) < size.width * 0.999 and (box[3] - box[1]) < size.height * 0.999:
+        if warnings is not None:
+            warnings.append(
+                f"{spec.display_name}: the photo is smaller than {size.width}x{size.height}, "
+                "so it was enlarged."
+            )
+    out = crop_resize(img, box, size)
+    if decorate is not None:
+        out = decorate(out)
+        if out.size != (size.width, size.height):
+            out = out.resize((size.width, size.height), Image.Resampling.LANCZOS)
+    if out.mode not in ("RGB", "L") and used_fmt == "JPEG":
+        out = out.convert("RGB")
+    data, quality = encode_capped(out, used_fmt, spec.max_file_bytes)
+    inv = 1.0 / source.scale if source.scale else 1.0
+    orig_box = (
+        int(round(box[0] * inv)),
+        int(round(box[1] * inv)),
+        min(source.info.width, int(round(box[2] * inv))),
+        min(source.info.height, int(round(box[3] * inv))),
+    )
+    return RenderedImage(
+        data=data,
+        width=size.width,
+        height=size.height,
+        format=used_fmt,
+        size_name=size.name,
+        crop_box=orig_box,
+        quality=quality,
+    )

@@ -1,0 +1,45 @@
+"""Dataclass <-> plain dict conversions for results.json and the AI cache."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pipeline.models import Account, ImageAnalysis, NamedColor, Niche, PlatformContent, PostingTime
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A dataclass as a JSON-able dict (tuples become lists)."""
+    return dataclasses.asdict(obj)
+
+
+def analysis_from_dict(data: dict[str, Any]) -> ImageAnalysis:
+    fields = {f.name for f in dataclasses.fields(ImageAnalysis)}
+    values = {k: v for k, v in data.items() if k in fields}
+    values["colors"] = [NamedColor(**c) for c in data.get("colors", [])]
+    values["face_boxes"] = [tuple(b) for b in data.get("face_boxes", [])]
+    return ImageAnalysis(**values)
+
+
+def content_from_dict(data: dict[str, Any]) -> PlatformContent:
+    return PlatformContent(
+        caption=data.get("caption", ""),
+        hashtags=list(data.get("hashtags", [])),
+        alt_text=data.get("alt_text", ""),
+        title=data.get("title", ""),
+        provider=data.get("provider", "offline"),
+    )
+
+
+def account_from_dict(data: dict[str, Any]) -> Account:
+    names = {f.name for f in dataclasses.fields(Account)}
+    return Account(**{k: v for k, v in data.items() if k in names})
+
+
+def niche_from_dict(data: dict[str, Any]) -> Niche:
+    return Niche(key=data["key"], name=data.get("name", data["key"]), score=data.get("score", 0))
+
+
+def posting_time_from_dict(data: dict[str, Any]) -> PostingTime:
+    names = {f.name for f in dataclasses.fields(PostingTime)}
+    return PostingTime(**{k: v for k, v in data.items() if k in names})

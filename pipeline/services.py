@@ -1,0 +1,135 @@
+"""What a job needs besides its input: providers, caches, removers, uploaders.
+
+`build_services(settings)` turns configuration into these objects once per process; a job then
+stays a pure function of (image bytes, options, services).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pipeline.providers.base import Provider, create_provider
+
+if TYPE_CHECKING:
+    from socialopt.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Cache(Protocol):
+    """A small key -> JSON-able dict store with expiry (SQLite or memory)."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, value: dict[str, Any], ttl_s: float) -> None: ...
+
+
+@dataclass
+class Services:
+    provider: Provider  # primary provider for analysis and captions
+    offline: Provider  # always there, the fallback for every step
+    accounts_provider: Provider | None = None  # account discovery (Gemini when keyed)
+    cache: Cache | None = None
+    cache_ttl_s: float = 7 * 86400
+    model_id: str = "offline"  # part of the AI cache key
+    remover: Any = None  # pipeline.product.background.BackgroundRemover
+    uploader: Any = None  # pipeline.product.cloud.CloudinaryUploader
+    image_editor: Any = None  # pipeline.product.openai_edit.OpenAIImageEditor
+    hashtag_sources: Any = None  # pipeline.hashtag_sources.HashtagSources
+    hashtag_limits: dict[str, int] = field(default_factory=dict)
+    intake_limits: Any = None  # pipeline.intake.IntakeLimits
+
+    @property
+    def ai_enabled(self) -> bool:
+        return self.provider.name != "offline"
+
+
+def _offline_provider(settings: Settings | None) -> Provider:
+    import pipeline.providers  # noqa: F401 - fills the registry
+    from socialopt.settings import Settings
+
+    return create_provider("offline", settings or Settings())
+
+
+def _product_tools(settings: Settings) -> tuple[Any, Any]:
+    """The background remover and, when configured, the Cloudinary uploader."""
+    remover = uploader = None
+    try:
+        from pipeline.product.background import BackgroundRemover
+
+        remover = BackgroundRemover(Path(settings.u2net_home), settings.rembg_model)
+    except ImportError:  # pragma: no cover - product module missing
+        log.warning("product photography unavailable: pipeline.product not importable")
+    if settings.cloudinary_url:
+        from pipeline.product.cloud import CloudinaryUploader
+
+        uploader = CloudinaryUploader(settings.cloudinary_url.get())
+    return remover, uploader
+
+
+def offline_services(settings: Settings | None = None) -> Services:
+    """Services with no keys: the offline provider for everything."""
+    from pipeline.intake import IntakeLimits
+    from socialopt.settings import Settings
+
+    settings = settings or Settings()
+    offline = _offline_provider(settings)
+    remover, _ = _product_tools(settings)
+    return Services(
+        provider=offline,
+        offline=offline,
+        accounts_provider=offline,
+        remover=remover,
+        hashtag_limits=dict(settings.hashtag_limits),
+        intake_limits=IntakeLimits.from_settings(settings),
+    )
+
+
+def build_services(settings: Settings, *, cache: Cache | None = None) -> Services:
+    """Services for these settings: providers by AI_PROVIDER and the keys present."""
+    import pipeline.providers  # noqa: F401 - fills the registry
+    from pipeline.intake import IntakeLimits
+
+    offline = _offline_provider(settings)
+    name = settings.resolved_ai_provider()
+    provider = offline if name == "offline" else create_provider(name, settings)
+    accounts = provider
+    if settings.gemini_enabled and name != "gemini":
+        accounts = create_provider("gemini", settings)
+    model_id = {
+        "openai": settings.openai_model,
+        "gemini": settings.gemini_model,
+    }.get(name, "offline")
+    remover, uploader = _product_tools(settings)
+    editor = None
+    if name == "openai":
+        try:
+            from pipeline.product.openai_edit import OpenAIImageEditor
+
+            editor = OpenAIImageEditor(settings)
+        except ImportError:  # pragma: no cover - optional module
+            editor = None
+    sources = None
+    if settings.hashtag_sources:
+        from pipeline.hashtag_sources import HashtagSources
+
+        sources = HashtagSources(
+            settings.hashtag_sources, timeout_s=min(settings.url_timeout_s, 10.0), cache=cache
+        )
+    return Services(
+        provider=provider,
+        offline=offline,
+        accounts_provider=accounts,
+        cache=cache,
+        cache_ttl_s=settings.ai_cache_days * 86400,
+        model_id=model_id,
+        remover=remover,
+        uploader=uploader,
+        image_editor=editor,
+        hashtag_sources=sources,
+        hashtag_limits=dict(settings.hashtag_limits),
+        intake_limits=IntakeLimits.from_settings(settings),
+    )

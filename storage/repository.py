@@ -1,0 +1,664 @@
+"""The repository: every SQL statement the bot and the CLI need, over one aiosqlite connection.
+
+One connection and one asyncio.Lock: each public call holds the lock for its statements, and
+writes run inside `BEGIN IMMEDIATE ... COMMIT` (ROLLBACK on error). Calls from many tasks queue
+on the lock instead of fighting over SQLite's file lock, so there is no `database is locked`;
+other processes (the thread-side cache, a CLI run) wait on `busy_timeout`.
+Every session, file and account call takes the owner's user id and filters by it.
+A PostgreSQL repository would implement the same public methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import shutil
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import aiosqlite
+
+from pipeline.errors import OptionsError
+from pipeline.models import LANGUAGES, LOGO_POSITIONS, OUTPUT_FORMATS, Account
+from storage import migrations
+from storage.errors import InvalidHandle, QuotaExceeded, SessionNotFound, StorageError
+from storage.records import (
+    Clock,
+    FileRecord,
+    PlatformRow,
+    SessionRecord,
+    UserSettings,
+    dumps,
+    loads,
+    to_iso,
+    utcnow,
+    valid_session_id,
+)
+
+_HANDLE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_SESSION_COLUMNS = (
+    "id, user_id, status, source_path, source_hash, platforms, description, use_ai, options, "
+    "started_at, completed_at, error_code, error_message, results, notified"
+)
+_USER_COLUMNS = (
+    "user_id, language, timezone, default_platforms, output_format, logo_path, logo_position, "
+    "logo_size_pct, created_at, seen_at"
+)
+
+
+def normalize_handle(handle: str) -> str:
+    """`brand`, `@brand`, ` @@brand ` and profile links become `@brand`; invalid raises."""
+    text = handle.strip()
+    text = re.sub(r"^https?://(www\.)?[^/]+/(in/)?", "", text).strip("/")
+    text = text.lstrip("@").strip()
+    if not _HANDLE.match(text):
+        raise InvalidHandle(
+            f"'{handle}' is not an account handle: use letters, digits, '.', '_' or '-' "
+            "(for example @my_brand).",
+        )
+    return "@" + text
+
+
+def _session(row: sqlite3.Row | tuple[Any, ...]) -> SessionRecord:
+    return SessionRecord(
+        id=row[0],
+        user_id=int(row[1]),
+        status=row[2],
+        source_path=row[3],
+        source_hash=row[4],
+        platforms=tuple(loads(row[5], [])),
+        description=row[6],
+        use_ai=bool(row[7]),
+        options=loads(row[8], {}),
+        started_at=row[9],
+        completed_at=row[10],
+        error_code=row[11],
+        error_message=row[12],
+        results=loads(row[13]),
+        notified=bool(row[14]),
+    )
+
+
+def _user(row: sqlite3.Row | tuple[Any, ...]) -> UserSettings:
+    return UserSettings(
+        user_id=int(row[0]),
+        language=row[1],
+        timezone=row[2],
+        default_platforms=tuple(loads(row[3], [])),
+        output_format=row[4],
+        logo_path=row[5],
+        logo_position=row[6],
+        logo_size_pct=float(row[7]),
+        created_at=row[8],
+        seen_at=row[9],
+    )
+
+
+def _platform_row(row: sqlite3.Row | tuple[Any, ...]) -> PlatformRow:
+    return PlatformRow(
+        platform=row[0],
+        status=row[1],
+        image_path=row[2],
+        image_url=row[3],
+        niches=loads(row[4], []),
+        hashtags=loads(row[5], []),
+        caption=row[6],
+        profiles=loads(row[7], []),
+        processing_seconds=float(row[8]),
+        product_photography_used=bool(row[9]),
+        provider=row[10],
+        error=loads(row[11]),
+    )
+
+
+def _validate_user_field(name: str, value: Any) -> Any:
+    """Check one settings value and return it in its stored form."""
+    if name == "language":
+        if value not in LANGUAGES:
+            raise OptionsError(
+                f"Language '{value}' is not supported. Choose from: {', '.join(LANGUAGES)}.",
+                code="UNKNOWN_LANGUAGE",
+            )
+        return value
+    if name == "timezone":
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise OptionsError(
+                f"'{value}' is not a time zone I know (try Europe/Berlin or UTC).",
+                code="UNKNOWN_TIMEZONE",
+            ) from exc
+        return str(value)
+    if name == "default_platforms":
+        from pipeline.platforms import parse_platforms
+
+        return dumps(list(parse_platforms(tuple(value)))) if value else "[]"
+    if name == "output_format":
+        fmt = str(value).upper()
+        if fmt == "JPG":
+            fmt = "JPEG"
+        if fmt not in OUTPUT_FORMATS:
+            raise OptionsError(
+                f"Output format '{value}' is not supported. Choose from: "
+                f"{', '.join(OUTPUT_FORMATS)}.",
+                code="UNKNOWN_FORMAT",
+            )
+        return fmt
+    if name == "logo_position":
+        if value not in LOGO_POSITIONS:
+            raise OptionsError(
+                f"Logo position '{value}' is not supported. Choose from: "
+                f"{', '.join(LOGO_POSITIONS)}.",
+                code="INVALID_LOGO",
+            )
+        return value
+    if name == "logo_size_pct":
+        size = float(value)
+        if not 1.0 <= size <= 50.0:
+            raise OptionsError("Logo size must be between 1 and 50 percent.", code="INVALID_LOGO")
+        return size
+    if name == "logo_path":
+        return str(value or "")
+    raise TypeError(f"update_user() got an unknown field {name!r}")
+
+
+class Repository:
+    """Async access to the SQLite database; open with `await Repository.open(path)`."""
+
+    def __init__(self, conn: aiosqlite.Connection, db_path: Path, clock: Clock) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._clock = clock
+        self._closed = False
+        self.db_path = db_path
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, db_path: Path | str, *, clock: Clock | None = None) -> Repository:
+        """Create or upgrade the database at `db_path` and open it (WAL, foreign keys on)."""
+        path = Path(db_path)
+        try:
+            await asyncio.to_thread(migrations.migrate_path, path)
+            conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=5.0)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"Cannot open the database {path}: {exc}") from exc
+        try:
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA journal_mode = WAL")
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, path, clock or utcnow)
+
+    async def close(self) -> None:
+        """Close the connection (safe to call twice)."""
+        async with self._lock:
+            if not self._closed:
+                self._closed = True
+                await self._conn.close()
+
+    async def __aenter__(self) -> Repository:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _now(self) -> str:
+        return to_iso(self._clock())
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction; only one at a time on this connection."""
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                # Cancelled while queued: the BEGIN may still run on aiosqlite's thread.
+                await self._rollback_quietly()
+                raise
+            try:
+                yield self._conn
+            except BaseException:
+                await self._rollback_quietly()
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def _rollback_quietly(self) -> None:
+        with contextlib.suppress(sqlite3.OperationalError):  # no transaction was active
+            await self._conn.execute("ROLLBACK")
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    # ---- users ---------------------------------------------------------------------------
+
+    async def get_user(self, uid: int) -> UserSettings | None:
+        row = await self._fetchone(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (uid,))
+        return _user(row) if row else None
+
+    async def _ensure_user(
+        self, conn: aiosqlite.Connection, uid: int, language: str | None = None
+    ) -> None:
+        now = self._now()
+        await conn.execute(
+            "INSERT INTO users (user_id, language, created_at, seen_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(user_id) DO UPDATE SET seen_at = excluded.seen_at",
+            (uid, language or "en", now, now),
+        )
+
+    async def ensure_user(self, uid: int, *, language: str | None = None) -> UserSettings:
+        """Create the user if new (with `language` when supported) and update `seen_at`."""
+        if language:
+            language = language.replace("_", "-").split("-")[0].lower()
+        if language not in LANGUAGES:
+            language = None
+        async with self._write() as conn:
+            await self._ensure_user(conn, uid, language)
+        user = await self.get_user(uid)
+        assert user is not None
+        return user
+
+    async def update_user(self, uid: int, **fields: Any) -> UserSettings:
+        """Change settings (language, timezone, default_platforms, output_format, logo_path,
+        logo_position, logo_size_pct); values are validated (OptionsError)."""
+        values = {name: _validate_user_field(name, value) for name, value in fields.items()}
+        async with self._write() as conn:
+            await self._ensure_user(conn, uid)
+            if values:
+                assignments = ", ".join(f"{name} = ?" for name in values)
+                await conn.execute(
+                    f"UPDATE users SET {assignments} WHERE user_id = ?",
+                    (*values.values(), uid),
+                )
+        user = await self.get_user(uid)
+        assert user is not None
+        return user
+
+    # ---- sessions ------------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        uid: int,
+        *,
+        session_id: str = "",
+        source_path: str = "",
+        source_hash: str = "",
+        platforms: Iterable[str] = (),
+        description: str = "",
+        use_ai: bool = False,
+        options: dict[str, Any] | None = None,
+        started_at: datetime | None = None,
+    ) -> SessionRecord:
+        """A new `pending` session owned by `uid` (the user row is created if missing).
+        An empty `session_id` gets a random one; `started_at` defaults to now."""
+        sid = session_id or uuid.uuid4().hex
+        if not valid_session_id(sid):
+            raise StorageError(f"'{sid}' cannot be a session id.", code="INVALID_SESSION_ID")
+        async with self._write() as conn:
+            await self._ensure_user(conn, uid)
+            try:
+                await conn.execute(
+                    "INSERT INTO processing_sessions (id, user_id, status, source_path, "
+                    "source_hash, platforms, description, use_ai, options, started_at) "
+                    "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        sid,
+                        uid,
+                        str(source_path),
+                        source_hash,
+                        dumps(list(platforms)),
+                        description,
+                        int(use_ai),
+                        dumps(options or {}),
+                        to_iso(started_at) if started_at else self._now(),
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise StorageError(
+                    f"A session with id {sid} already exists.", code="SESSION_EXISTS"
+                ) from exc
+        record = await self.get_session(uid, sid)
+        assert record is not None
+        return record
+
+    async def _update_owned(
+        self, conn: aiosqlite.Connection, uid: int, sid: str, sql: str, params: Sequence[Any]
+    ) -> None:
+        """Run an UPDATE ... WHERE id = ? AND user_id = ?; raise if no row matched."""
+        cur = await conn.execute(sql, (*params, sid, uid))
+        if cur.rowcount == 0:
+            raise SessionNotFound(sid)
+
+    async def mark_processing(self, uid: int, sid: str) -> None:
+        async with self._write() as conn:
+            await self._update_owned(
+                conn,
+                uid,
+                sid,
+                "UPDATE processing_sessions SET status = 'processing' "
+                "WHERE id = ? AND user_id = ?",
+                (),
+            )
+
+    async def complete_session(
+        self,
+        uid: int,
+        sid: str,
+        *,
+        results: dict[str, Any],
+        platform_rows: list[PlatformRow],
+        files: list[FileRecord],
+    ) -> None:
+        """Store the results, one row per platform and the files, all in one transaction."""
+        async with self._write() as conn:
+            await self._update_owned(
+                conn,
+                uid,
+                sid,
+                "UPDATE processing_sessions SET status = 'completed', completed_at = ?, "
+                "results = ?, error_code = NULL, error_message = NULL "
+                "WHERE id = ? AND user_id = ?",
+                (self._now(), dumps(results)),
+            )
+            await conn.execute("DELETE FROM platform_results WHERE session_id = ?", (sid,))
+            await conn.execute("DELETE FROM generated_files WHERE session_id = ?", (sid,))
+            await conn.executemany(
+                "INSERT INTO platform_results (session_id, platform, status, image_path, "
+                "image_url, niches, hashtags, caption, profiles, processing_seconds, "
+                "product_photography_used, provider, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        sid,
+                        r.platform,
+                        r.status,
+                        str(r.image_path),
+                        r.image_url,
+                        dumps(r.niches),
+                        dumps(r.hashtags),
+                        r.caption,
+                        dumps(r.profiles),
+                        float(r.processing_seconds),
+                        int(r.product_photography_used),
+                        r.provider,
+                        dumps(r.error) if r.error else None,
+                    )
+                    for r in platform_rows
+                ],
+            )
+            await conn.executemany(
+                "INSERT INTO generated_files (session_id, type, platform, path, url, size) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(sid, f.type, f.platform, str(f.path), f.url, int(f.size)) for f in files],
+            )
+
+    async def fail_session(self, uid: int, sid: str, code: str, message: str) -> None:
+        async with self._write() as conn:
+            await self._update_owned(
+                conn,
+                uid,
+                sid,
+                "UPDATE processing_sessions SET status = 'failed', completed_at = ?, "
+                "error_code = ?, error_message = ? WHERE id = ? AND user_id = ?",
+                (self._now(), code, message),
+            )
+
+    async def get_session(self, uid: int, sid: str) -> SessionRecord | None:
+        row = await self._fetchone(
+            f"SELECT {_SESSION_COLUMNS} FROM processing_sessions WHERE id = ? AND user_id = ?",
+            (sid, uid),
+        )
+        return _session(row) if row else None
+
+    async def last_session(
+        self, uid: int, *, status: str | None = "completed"
+    ) -> SessionRecord | None:
+        """The user's newest session with `status` (default completed; None: any status)."""
+        sql = f"SELECT {_SESSION_COLUMNS} FROM processing_sessions WHERE user_id = ?"
+        params: list[Any] = [uid]
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        row = await self._fetchone(sql + " ORDER BY started_at DESC, rowid DESC LIMIT 1", params)
+        return _session(row) if row else None
+
+    async def list_sessions(
+        self, uid: int, limit: int = 10, offset: int = 0
+    ) -> list[SessionRecord]:
+        """The user's sessions, newest first."""
+        rows = await self._fetchall(
+            f"SELECT {_SESSION_COLUMNS} FROM processing_sessions WHERE user_id = ? "
+            "ORDER BY started_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            (uid, limit, offset),
+        )
+        return [_session(r) for r in rows]
+
+    async def list_files(self, uid: int, sid: str) -> list[FileRecord]:
+        rows = await self._fetchall(
+            "SELECT f.session_id, f.type, f.platform, f.path, f.url, f.size "
+            "FROM generated_files f JOIN processing_sessions s ON s.id = f.session_id "
+            "WHERE f.session_id = ? AND s.user_id = ? ORDER BY f.id",
+            (sid, uid),
+        )
+        return [FileRecord(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
+
+    async def list_platform_rows(self, uid: int, sid: str) -> list[PlatformRow]:
+        rows = await self._fetchall(
+            "SELECT p.platform, p.status, p.image_path, p.image_url, p.niches, p.hashtags, "
+            "p.caption, p.profiles, p.processing_seconds, p.product_photography_used, "
+            "p.provider, p.error FROM platform_results p "
+            "JOIN processing_sessions s ON s.id = p.session_id "
+            "WHERE p.session_id = ? AND s.user_id = ? ORDER BY p.id",
+            (sid, uid),
+        )
+        return [_platform_row(r) for r in rows]
+
+    async def count_sessions_since(self, uid: int, since: datetime) -> int:
+        row = await self._fetchone(
+            "SELECT COUNT(*) FROM processing_sessions WHERE user_id = ? AND started_at >= ?",
+            (uid, to_iso(since)),
+        )
+        return int(row[0])
+
+    async def delete_session(self, uid: int, sid: str, data_dir: Path | None = None) -> bool:
+        """Delete one of the user's sessions (and its folder under data_dir); False if none."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "DELETE FROM processing_sessions WHERE id = ? AND user_id = ?", (sid, uid)
+            )
+            deleted = cur.rowcount > 0
+        if deleted and data_dir is not None:
+            await asyncio.to_thread(_remove_session_dirs, Path(data_dir), [sid])
+        return deleted
+
+    # ---- crash recovery ------------------------------------------------------------------
+
+    async def mark_interrupted(self) -> list[SessionRecord]:
+        """At start-up: sessions left `processing` (or still `pending`) by a crash become
+        `interrupted` (not yet notified); returns them, oldest first."""
+        message = "The job was interrupted by a restart."
+        async with self._write() as conn:
+            async with conn.execute(
+                "SELECT id FROM processing_sessions WHERE status IN ('processing', 'pending')"
+            ) as cur:
+                ids = [r[0] for r in await cur.fetchall()]
+            if not ids:
+                return []
+            marks = ", ".join("?" * len(ids))
+            await conn.execute(
+                "UPDATE processing_sessions SET status = 'interrupted', notified = 0, "
+                "completed_at = ?, error_code = 'INTERRUPTED', error_message = ? "
+                f"WHERE id IN ({marks})",
+                (self._now(), message, *ids),
+            )
+            async with conn.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM processing_sessions WHERE id IN ({marks}) "
+                "ORDER BY started_at",
+                ids,
+            ) as cur:
+                rows = list(await cur.fetchall())
+        return [_session(r) for r in rows]
+
+    async def unnotified_interrupted(self) -> list[SessionRecord]:
+        """Interrupted sessions whose owners have not been told yet (all users)."""
+        rows = await self._fetchall(
+            f"SELECT {_SESSION_COLUMNS} FROM processing_sessions "
+            "WHERE status = 'interrupted' AND notified = 0 ORDER BY started_at"
+        )
+        return [_session(r) for r in rows]
+
+    async def mark_notified(self, uid: int, sid: str) -> None:
+        async with self._write() as conn:
+            await self._update_owned(
+                conn,
+                uid,
+                sid,
+                "UPDATE processing_sessions SET notified = 1 WHERE id = ? AND user_id = ?",
+                (),
+            )
+
+    # ---- saved accounts ------------------------------------------------------------------
+
+    async def add_account(self, uid: int, handle: str, niche: str, platform: str = "") -> Account:
+        """Save an account (handle normalised to `@name`); saving it again updates it."""
+        norm = normalize_handle(handle)
+        niche = niche.strip().lower()
+        platform = platform.strip().lower()
+        if platform:
+            from pipeline.platforms import normalize_platform
+
+            platform = normalize_platform(platform)
+        async with self._write() as conn:
+            await self._ensure_user(conn, uid)
+            await conn.execute(
+                "INSERT INTO saved_accounts (user_id, handle, niche, platform, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, handle COLLATE NOCASE) "
+                "DO UPDATE SET handle = excluded.handle, niche = excluded.niche, "
+                "platform = excluded.platform",
+                (uid, norm, niche, platform, self._now()),
+            )
+        return Account(handle=norm, platform=platform, niche=niche, source="saved")
+
+    async def remove_account(self, uid: int, handle: str) -> bool:
+        try:
+            norm = normalize_handle(handle)
+        except InvalidHandle:
+            return False
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "DELETE FROM saved_accounts WHERE user_id = ? AND handle = ? COLLATE NOCASE",
+                (uid, norm),
+            )
+            return cur.rowcount > 0
+
+    async def list_accounts(
+        self, uid: int, niche: str | None = None, platform: str | None = None
+    ) -> list[Account]:
+        """The user's accounts; `platform` also matches accounts saved for any platform."""
+        sql = "SELECT handle, platform, niche FROM saved_accounts WHERE user_id = ?"
+        params: list[Any] = [uid]
+        if niche:
+            sql += " AND niche = ?"
+            params.append(niche.strip().lower())
+        if platform:
+            sql += " AND (platform = ? OR platform = '')"
+            params.append(platform.strip().lower())
+        rows = await self._fetchall(sql + " ORDER BY niche, handle COLLATE NOCASE", params)
+        return [Account(handle=r[0], platform=r[1], niche=r[2], source="saved") for r in rows]
+
+    # ---- housekeeping --------------------------------------------------------------------
+
+    async def user_disk_usage(self, uid: int) -> int:
+        """Bytes of the files recorded for the user's sessions."""
+        row = await self._fetchone(
+            "SELECT COALESCE(SUM(f.size), 0) FROM generated_files f "
+            "JOIN processing_sessions s ON s.id = f.session_id WHERE s.user_id = ?",
+            (uid,),
+        )
+        return int(row[0])
+
+    async def check_quota(self, uid: int, quota_bytes: int) -> None:
+        """Raise QuotaExceeded when the user's files reach `quota_bytes` (<= 0: no quota)."""
+        if quota_bytes <= 0:
+            return
+        used = await self.user_disk_usage(uid)
+        if used >= quota_bytes:
+            raise QuotaExceeded(used, quota_bytes)
+
+    async def purge_older_than(self, days: int, data_dir: Path | str) -> int:
+        """Delete sessions started more than `days` ago (not ones still running), their rows
+        and their folders DATA_DIR/sessions/<id>/; returns how many. days <= 0 keeps all."""
+        if days <= 0:
+            return 0
+        cutoff = to_iso(self._clock() - timedelta(days=days))
+        async with self._write() as conn:
+            async with conn.execute(
+                "SELECT id FROM processing_sessions WHERE started_at < ? "
+                "AND status NOT IN ('pending', 'processing')",
+                (cutoff,),
+            ) as cur:
+                ids = [r[0] for r in await cur.fetchall()]
+            await conn.executemany(
+                "DELETE FROM processing_sessions WHERE id = ?", [(i,) for i in ids]
+            )
+        await asyncio.to_thread(_remove_session_dirs, Path(data_dir), ids)
+        return len(ids)
+
+    # ---- AI cache ------------------------------------------------------------------------
+
+    async def cache_get(self, key: str) -> dict[str, Any] | None:
+        """The cached value for `key`, or None when missing or expired."""
+        row = await self._fetchone(
+            "SELECT value FROM ai_cache WHERE key = ? AND expires_at > ?", (key, self._now())
+        )
+        return loads(row[0]) if row else None
+
+    async def cache_put(self, key: str, value: dict[str, Any], ttl_s: float) -> None:
+        now = self._clock()
+        async with self._write() as conn:
+            await conn.execute(
+                "INSERT OR REPLACE INTO ai_cache (key, value, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (key, dumps(value), to_iso(now), to_iso(now + timedelta(seconds=ttl_s))),
+            )
+
+    async def purge_expired_cache(self) -> int:
+        async with self._write() as conn:
+            cur = await conn.execute("DELETE FROM ai_cache WHERE expires_at <= ?", (self._now(),))
+            return cur.rowcount
+
+    async def integrity_check(self) -> str:
+        row = await self._fetchone("PRAGMA integrity_check")
+        return str(row[0])
+
+
+def _remove_session_dirs(data_dir: Path, session_ids: Iterable[str]) -> None:
+    """rm -r DATA_DIR/sessions/<id>/ for each id, never outside DATA_DIR/sessions."""
+    root = (data_dir / "sessions").resolve()
+    for sid in session_ids:
+        if not valid_session_id(sid):
+            continue
+        folder = (root / sid).resolve()
+        if folder.parent == root and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
