@@ -20,7 +20,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseHandler,
@@ -33,13 +32,16 @@ from bot.context import SERVICES_KEY, BotContext, BotServices
 from bot.errors import BotSetupError, error_handler
 from bot.handlers import common, photo
 from bot.jobs import JobRunner
+from bot.ratelimit import PriorityRateLimiter
 from socialopt.settings import Settings
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 30.0  # how long a stop waits for running jobs before recording them interrupted
 F2_MODULES = (
-    "bot.handlers.caption", "bot.handlers.profiles", "bot.handlers.history",
+    "bot.handlers.caption",
+    "bot.handlers.profiles",
+    "bot.handlers.history",
     "bot.handlers.settings",
 )
 _WIRING_KEY = "_wiring"
@@ -116,6 +118,7 @@ def build_application(
     """The bot application for `settings`. `repository` (an open storage Repository),
     `services` (pipeline Services) and `executor` (where pipeline jobs run) are created in
     post_init when not given; given ones are not closed by the application."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
     token = settings.telegram_bot_token.get()
     if not token:
         raise BotSetupError(
@@ -126,7 +129,7 @@ def build_application(
         ApplicationBuilder()
         .token(token)
         .context_types(ContextTypes(context=BotContext))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(PriorityRateLimiter())
         .concurrent_updates(PerUserUpdateProcessor(256))
         .post_init(_post_init)
         .post_stop(_post_stop)
@@ -166,7 +169,9 @@ async def _post_init(app: Application) -> None:
     if services is None:
         services = await asyncio.to_thread(_build_services, settings)
     svc = BotServices(
-        settings=settings, repo=repo, services=services,
+        settings=settings,
+        repo=repo,
+        services=services,
         jobs=JobRunner(settings.max_concurrent_jobs, wiring.executor),
     )
     app.bot_data[SERVICES_KEY] = svc
@@ -175,8 +180,11 @@ async def _post_init(app: Application) -> None:
     if settings.retention_days > 0:
         purged = await repo.purge_older_than(settings.retention_days, settings.data_dir)
         if purged:
-            log.info("retention: deleted %d sessions older than %d days", purged,
-                     settings.retention_days)
+            log.info(
+                "retention: deleted %d sessions older than %d days",
+                purged,
+                settings.retention_days,
+            )
     interrupted = await repo.mark_interrupted()
     if interrupted:
         log.warning("%d jobs were interrupted by the last stop", len(interrupted))
@@ -216,8 +224,9 @@ async def notify_interrupted(app: Application) -> int:
             )
             told += 1
         except TelegramError as exc:  # blocked the bot, chat gone: do not retry forever
-            log.warning("could not tell user %s about session %s: %s", session.user_id,
-                        session.id, exc)
+            log.warning(
+                "could not tell user %s about session %s: %s", session.user_id, session.id, exc
+            )
         await svc.repo.mark_notified(session.user_id, session.id)
     return told
 
@@ -230,8 +239,11 @@ async def _post_stop(app: Application) -> None:
     unfinished = await svc.jobs.stop(STOP_GRACE_S)
     if unfinished:
         marked = await svc.repo.mark_interrupted()
-        log.warning("stopped with %d unfinished jobs; %d sessions marked interrupted",
-                    unfinished, len(marked))
+        log.warning(
+            "stopped with %d unfinished jobs; %d sessions marked interrupted",
+            unfinished,
+            len(marked),
+        )
 
 
 async def _post_shutdown(app: Application) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 
 from telegram import (
     InlineKeyboardButton,
@@ -40,6 +41,11 @@ CAPTIONS_PREFIX = "c:"  # bot.handlers.caption: c:<session_id>
 PROFILES_PREFIX = "pr:s:"  # bot.handlers.profiles: pr:s:<session_id>
 
 
+# Set inside a job's task: its requests (status edits, results) are bulk traffic that the
+# rate limiter paces below Telegram's overall limit, so answers to users never queue behind it.
+BULK: ContextVar[bool] = ContextVar("socialopt_bulk", default=False)
+
+
 def _cut(text: str, limit: int = CAPTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -61,9 +67,11 @@ def closing_keyboard(session_id: str, *, product: bool) -> InlineKeyboardMarkup:
     ]
     if product:
         rows.append(
-            [InlineKeyboardButton(
-                "🛍 Product photos", callback_data=f"{PRODUCT_PREFIX}{session_id}"
-            )]
+            [
+                InlineKeyboardButton(
+                    "🛍 Product photos", callback_data=f"{PRODUCT_PREFIX}{session_id}"
+                )
+            ]
         )
     return InlineKeyboardMarkup(rows)
 
@@ -74,25 +82,31 @@ async def send_html(bot: ExtBot, chat_id: int, text: str, **kwargs: object) -> N
     chunks = split_message(text)
     for i, chunk in enumerate(chunks):
         await bot.send_message(
-            chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
-            reply_markup=markup if i == len(chunks) - 1 else None, **kwargs,
+            chat_id,
+            chunk,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=NO_PREVIEW,
+            reply_markup=markup if i == len(chunks) - 1 else None,
+            **kwargs,
         )
 
 
 async def _send_product_photos(bot: ExtBot, chat_id: int, photos: Sequence[ProductPhoto]) -> None:
     if len(photos) == 1:
         p = photos[0]
-        await bot.send_document(chat_id, p.image.data, filename=p.filename,
-                                caption=_cut(f"Product photo · {p.style}"))
+        await bot.send_document(
+            chat_id, p.image.data, filename=p.filename, caption=_cut(f"Product photo · {p.style}")
+        )
         return
     for start in range(0, len(photos), 10):
-        group = list(photos[start:start + 10])
+        group = list(photos[start : start + 10])
         if len(group) == 1:
             await _send_product_photos(bot, chat_id, group)
             continue
         media = [
-            InputMediaDocument(p.image.data, filename=p.filename,
-                               caption=_cut(f"Product photo · {p.style}"))
+            InputMediaDocument(
+                p.image.data, filename=p.filename, caption=_cut(f"Product photo · {p.style}")
+            )
             for p in group
         ]
         await bot.send_media_group(chat_id, media)
@@ -106,20 +120,25 @@ async def deliver(
     if result.contact_sheet:
         caption = _cut(f"All crops at a glance: {', '.join(names)}")
         if len(result.contact_sheet) <= PHOTO_MAX_BYTES:
-            await bot.send_photo(chat_id, result.contact_sheet, caption=caption,
-                                 filename="contact_sheet.jpg")
+            await bot.send_photo(
+                chat_id, result.contact_sheet, caption=caption, filename="contact_sheet.jpg"
+            )
         else:
-            await bot.send_document(chat_id, result.contact_sheet, caption=caption,
-                                    filename="contact_sheet.jpg")
+            await bot.send_document(
+                chat_id, result.contact_sheet, caption=caption, filename="contact_sheet.jpg"
+            )
     for key, res in result.platforms.items():
         if res.image is not None:
             await bot.send_document(
-                chat_id, res.image.data, filename=res.image.filename(key),
+                chat_id,
+                res.image.data,
+                filename=res.image.filename(key),
                 caption=_cut(f"{display_name(key)} · {res.image.width}×{res.image.height}"),
             )
         for chunk in platform_message(res, timezone=timezone):
-            await bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML,
-                                   link_preview_options=NO_PREVIEW)
+            await bot.send_message(
+                chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+            )
         if res.product_photos:
             await _send_product_photos(bot, chat_id, res.product_photos)
     notes = list(dict.fromkeys([*result.usage.notices, *result.warnings]))
@@ -133,7 +152,9 @@ async def deliver(
         "with every image, results.json and the caption files."
     )
     await send_html(
-        bot, chat_id, text,
+        bot,
+        chat_id,
+        text,
         reply_markup=closing_keyboard(result.session_id, product=looks_like_product(result)),
     )
 
@@ -142,8 +163,14 @@ class StatusMessage:
     """One message edited as stages and platforms finish (at most once per interval)."""
 
     def __init__(
-        self, bot: ExtBot, chat_id: int, message_id: int, platforms: Sequence[str],
-        session_id: str, *, min_interval: float = STATUS_MIN_INTERVAL_S,
+        self,
+        bot: ExtBot,
+        chat_id: int,
+        message_id: int,
+        platforms: Sequence[str],
+        session_id: str,
+        *,
+        min_interval: float = STATUS_MIN_INTERVAL_S,
     ) -> None:
         self.bot, self.chat_id, self.message_id = bot, chat_id, message_id
         self.platforms = list(platforms)
@@ -167,8 +194,12 @@ class StatusMessage:
         )
 
     def working_text(self) -> str:
-        labels = {"intake": "Image checked", "analysis": "Image analysed",
-                  "content": "Captions and hashtags written", "product": "Product photos made"}
+        labels = {
+            "intake": "Image checked",
+            "analysis": "Image analysed",
+            "content": "Captions and hashtags written",
+            "product": "Product photos made",
+        }
         lines = [f"⚙️ Working on your photo ({self.done}/{self.total or '…'})"]
         for stage, label in labels.items():
             if stage in self.stages:

@@ -111,8 +111,11 @@ async def error_handler(update: object, context: BotContext) -> None:
         log.info("refused (%s) ref %s: %s", error.code, reference, redact(error.message, secrets))
         text = f"{html.escape(error.user_text(), quote=False)}"
     else:
-        user = update.effective_user.id if isinstance(update, Update) and update.effective_user \
+        user = (
+            update.effective_user.id
+            if isinstance(update, Update) and update.effective_user
             else None
+        )
         log_exception(log, f"update failed (user {user}, ref {reference})", error, secrets)
         text = (
             f"Sorry, something went wrong on my side (ref <code>{reference}</code>). "

@@ -11,10 +11,14 @@ queue length). `stop` lets running jobs finish within a grace period; the rest a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import os
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -24,10 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
 from telegram.ext import ExtBot
 
-from bot.delivery import StatusMessage, deliver
+from bot.delivery import BULK, StatusMessage, deliver
 from bot.errors import log_exception
 from bot.formatting import escape
 from pipeline.errors import SocialOptError
@@ -66,6 +69,16 @@ class _Entry:
     task: asyncio.Task[Any] | None = field(default=None, repr=False)
 
 
+JOB_NICE = 10  # pipeline threads yield the CPU to the event loop (Linux: per-thread nice)
+
+
+def lower_thread_priority(nice: int = JOB_NICE) -> None:
+    """Lower the calling thread's CPU priority; threads it starts inherit it (Linux).
+    On a busy machine the event loop then keeps answering users while jobs run."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux / not permitted
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
 class JobRunner:
     """Per-user serial, globally capped execution of async jobs whose heavy part runs in
     `executor` (a thread pool of `max_concurrent` workers unless one is given)."""
@@ -74,12 +87,17 @@ class JobRunner:
         self.max_concurrent = max(1, int(max_concurrent))
         self._own_executor = executor is None
         self.executor: Executor = executor or ThreadPoolExecutor(
-            max_workers=self.max_concurrent, thread_name_prefix="socialopt-job"
+            max_workers=self.max_concurrent,
+            thread_name_prefix="socialopt-job",
+            initializer=lower_thread_priority,
         )
         self._waiting: list[_Entry] = []
+        self.timings: deque[tuple[float, float]] = deque(maxlen=1000)  # (start, end) per job
         self._running: dict[int, _Entry] = {}
         self._closing = False
         self.finished = 0  # jobs that ran to the end (successfully or not)
+        self._after: dict[int, asyncio.Task[Any]] = {}  # user -> last follow-up task
+        self._follow_ups: set[asyncio.Task[Any]] = set()
 
     # ---- state -----------------------------------------------------------------------------
 
@@ -109,7 +127,7 @@ class JobRunner:
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking `fn` in the job executor and await its result."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, partial(fn, *args, **kwargs))
+        return fn(*args, **kwargs)
 
     def submit(
         self,
@@ -159,6 +177,7 @@ class JobRunner:
             log.debug("position update failed", exc_info=True)
 
     async def _run(self, entry: _Entry) -> None:
+        started = time.perf_counter()
         try:
             if entry.on_position and entry.last_position != 0:
                 await self._notify(entry, 0)
@@ -170,10 +189,36 @@ class JobRunner:
             log.exception("job %s failed outside its own error handling", entry.label)
         finally:
             self.finished += 1
+            self.timings.append((started, time.perf_counter()))
             if self._running.get(entry.user_id) is entry:
                 del self._running[entry.user_id]
             if not self._closing:
                 self._dispatch()
+
+    def after(self, user_id: int, work: Callable[[], Awaitable[Any]]) -> asyncio.Task[Any]:
+        """Run `work` (e.g. sending results) outside the job slots, after the user's previous
+        follow-up; `stop` waits for these too."""
+        previous = self._after.get(user_id)
+
+        async def chained() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            try:
+                await work()
+            except Exception:  # noqa: BLE001 - work reports its own errors; safety net
+                log.exception("follow-up for user %s failed", user_id)
+
+        task = asyncio.get_running_loop().create_task(chained(), name=f"after-{user_id}")
+        self._after[user_id] = task
+        self._follow_ups.add(task)
+
+        def forget(done: asyncio.Task[Any]) -> None:
+            self._follow_ups.discard(done)
+            if self._after.get(user_id) is done:
+                del self._after[user_id]
+
+        task.add_done_callback(forget)
+        return task
 
     async def cancel_waiting(self, user_id: int) -> int:
         """Drop the user's queued (not running) jobs; returns how many."""
@@ -193,14 +238,21 @@ class JobRunner:
         self._closing = True
         unfinished = len(self._waiting)
         self._waiting.clear()
-        tasks = [e.task for e in self._running.values() if e.task is not None]
-        if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=grace_s)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=5)
-            unfinished += len(pending)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        while True:
+            jobs = [e.task for e in self._running.values() if e.task is not None]
+            tasks = jobs + list(self._follow_ups)  # results still being sent
+            if not tasks:
+                break
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.wait(tasks, timeout=5)
+                unfinished += len(jobs)
+                break
+            await asyncio.wait(tasks, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
         return unfinished
 
     def close(self) -> None:
@@ -209,9 +261,7 @@ class JobRunner:
             self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-async def admit(
-    settings: Settings, repo: Repository, runner: JobRunner, user_id: int
-) -> None:
+async def admit(settings: Settings, repo: Repository, runner: JobRunner, user_id: int) -> None:
     """Raise JobRefused/QuotaExceeded when `user_id` may not start another job now."""
     if runner.waiting_for(user_id) >= MAX_WAITING_PER_USER:
         raise JobRefused(
@@ -234,6 +284,12 @@ async def admit(
 # ---- the photo job: session row -> pipeline in the executor -> files and rows -> delivery ----
 
 DEFAULT_PRODUCT_STYLES: tuple[str, ...] = ("solid_background", "floating")
+
+
+def job_workers(settings: Settings) -> int:
+    """Threads per job: the bot runs jobs side by side, so each gets its share of the CPUs."""
+    share = (os.cpu_count() or 2) // max(1, settings.max_concurrent_jobs)
+    return max(1, min(settings.max_workers, share))
 
 
 def new_session_id() -> str:
@@ -269,7 +325,7 @@ async def job_options(
         language=user.language or settings.default_language,
         timezone=user.timezone or settings.default_timezone,
         output_format=user.output_format or settings.output_format,
-        max_workers=settings.max_workers,
+        max_workers=job_workers(settings),
         product_styles=DEFAULT_PRODUCT_STYLES if product else (),
         logo=logo_options,
         saved_accounts=tuple(accounts),
@@ -308,10 +364,17 @@ def _source_suffix(name: str) -> str:
 
 
 async def start_photo_job(
-    svc: BotServices, bot: ExtBot, *, user_id: int, chat_id: int, image: bytes,
+    svc: BotServices,
+    bot: ExtBot,
+    *,
+    user_id: int,
+    chat_id: int,
+    image: bytes,
     options: JobOptions,
+    status_message_id: int | None = None,
 ) -> str:
-    """Check limits, record the session (pending), show a status message and queue the job.
+    """Check limits, record the session (pending), show a status message (editing
+    `status_message_id` when given) and queue the job.
     Returns the session id; raises JobRefused/QuotaExceeded when the user may not start one."""
     await admit(svc.settings, svc.repo, svc.jobs, user_id)
     sid = new_session_id()
@@ -320,14 +383,23 @@ async def start_photo_job(
     digest = await asyncio.to_thread(_write_source, source_path, image)
     options = replace(options, session_id=sid, user_uuid=str(user_id))
     await svc.repo.create_session(
-        user_id, session_id=sid, source_path=str(source_path), source_hash=digest,
-        platforms=options.platforms, description=options.description, use_ai=options.use_ai,
+        user_id,
+        session_id=sid,
+        source_path=str(source_path),
+        source_hash=digest,
+        platforms=options.platforms,
+        description=options.description,
+        use_ai=options.use_ai,
         options=_stored_options(options),
     )
-    message = await bot.send_message(
-        chat_id, f"⏳ Got it, preparing… (session <code>{sid}</code>)", parse_mode=ParseMode.HTML
-    )
-    status = StatusMessage(bot, chat_id, message.message_id, options.platforms, sid)
+    text = f"⏳ Got it, preparing… (session <code>{sid}</code>)"
+    if status_message_id:  # the conversation's own message becomes the status
+        await bot.edit_message_text(text, chat_id, status_message_id, parse_mode=ParseMode.HTML)
+    else:
+        status_message_id = (
+            await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+        ).message_id
+    status = StatusMessage(bot, chat_id, status_message_id, options.platforms, sid)
 
     async def on_position(position: int) -> None:
         text = status.queued_text(position) if position else status.working_text()
@@ -362,6 +434,7 @@ class PhotoJob:
 
     async def run(self) -> None:
         svc, uid, sid = self.svc, self.user_id, self.session_id
+        BULK.set(True)  # this task's Telegram traffic yields to interactive answers
         started = time.perf_counter()
         await svc.repo.mark_processing(uid, sid)
         try:
@@ -374,13 +447,12 @@ class PhotoJob:
             raise
         except SocialOptError as exc:
             await svc.repo.fail_session(uid, sid, exc.code, exc.message)
-            await self.status.finish(
-                f"❌ {escape(exc.user_text())}\nSession <code>{sid}</code>"
-            )
+            await self.status.finish(f"❌ {escape(exc.user_text())}\nSession <code>{sid}</code>")
             return
         except Exception as exc:  # noqa: BLE001 - one user's failure must not spread
-            log_exception(log, f"job {sid} of user {uid} failed", exc,
-                          svc.settings.secret_values())
+            log_exception(
+                log, f"job {sid} of user {uid} failed", exc, svc.settings.secret_values()
+            )
             await svc.repo.fail_session(uid, sid, "INTERNAL_ERROR", type(exc).__name__)
             await self.status.finish(
                 f"❌ Sorry, something went wrong on my side (session <code>{sid}</code>). "
@@ -388,14 +460,21 @@ class PhotoJob:
             )
             return
         elapsed = time.perf_counter() - started
+        # Sending is paced by Telegram's limits: it runs after the job slot is freed, in order
+        # per user, so a slow chat never holds up the pipeline for everyone.
+        svc.jobs.after(uid, partial(self._deliver, result, elapsed))
+
+    async def _deliver(self, result: JobResult, elapsed: float) -> None:
+        svc, sid = self.svc, self.session_id
         await self.status.finish(
             f"✅ Finished in {elapsed:.1f} s, sending the results…\nSession <code>{sid}</code>"
         )
         try:
-            await deliver(self.bot, self.chat_id, result, timezone=self.options.timezone,
-                          elapsed_s=elapsed)
-        except TelegramError as exc:
-            log.warning("delivery of %s failed: %s", sid, exc)
+            await deliver(
+                self.bot, self.chat_id, result, timezone=self.options.timezone, elapsed_s=elapsed
+            )
+        except Exception as exc:  # noqa: BLE001 - the session is saved; say how to get it
+            log_exception(log, f"delivery of {sid} failed", exc, svc.settings.secret_values())
             await self.bot.send_message(
                 self.chat_id,
                 f"I could not send every result (session <code>{sid}</code>); they are saved: "

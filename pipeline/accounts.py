@@ -120,9 +120,18 @@ def _query(niche_key: str) -> str:
 
 
 def offline_accounts(request: AccountsRequest) -> list[Account]:
-    """Saved accounts for the niches and platform first (all of them), then up to
-    `request.limit` search links (handle "", source "search"). Never invents a handle."""
-    platform = _platform_key(request.platform)
+    """For each requested platform (`request.all_platforms`): the saved accounts for the
+    niches and that platform first (all of them), then up to `request.limit` search links
+    (handle "", source "search"). Every result has its platform set. Never invents a handle."""
+    platforms = [p for p in (_platform_key(x) for x in request.all_platforms) if p]
+    out: list[Account] = []
+    for platform in dict.fromkeys(platforms):
+        out.extend(_saved_for(request, platform))
+        out.extend(_searches_for(request, platform))
+    return out
+
+
+def _saved_for(request: AccountsRequest, platform: str) -> list[Account]:
     niche_keys = {n.key.lower() for n in request.niches}
     out: list[Account] = []
     seen: set[str] = set()
@@ -136,24 +145,28 @@ def offline_accounts(request: AccountsRequest) -> list[Account]:
         seen.add(key)
         if not handle.startswith("@"):
             handle = "@" + handle
-        url = account.url or (profile_url(platform, handle) if platform else "")
-        out.append(replace(account, handle=handle, url=url, source=account.source or "saved"))
-    if not platform:
-        return out
-    queries: list[tuple[str, str]] = []
-    for niche in request.niches:
-        queries.append((niche.key, _query(niche.key)))
-    if not queries:
-        queries.append(("", "photography"))
-    for niche_key, query in queries[: max(0, request.limit)]:
         out.append(
-            Account(
-                handle="",
+            replace(
+                account,
+                handle=handle,
                 platform=platform,
-                niche=niche_key,
-                source="search",
-                url=search_url(platform, query),
-                note=f"{SEARCH_NOTE} Query: “{query}”.",
+                url=account.url or profile_url(platform, handle),
+                source=account.source or "saved",
             )
         )
     return out
+
+
+def _searches_for(request: AccountsRequest, platform: str) -> list[Account]:
+    queries = [(n.key, _query(n.key)) for n in request.niches] or [("", "photography")]
+    return [
+        Account(
+            handle="",
+            platform=platform,
+            niche=niche_key,
+            source="search",
+            url=search_url(platform, query),
+            note=f"{SEARCH_NOTE} Query: “{query}”.",
+        )
+        for niche_key, query in queries[: max(0, request.limit)]
+    ]

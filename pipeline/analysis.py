@@ -45,14 +45,15 @@ PALETTE: dict[str, tuple[int, int, int]] = {
     "skin tone": (215, 160, 130),
 }
 
-STOPWORDS = frozenset(
-    """a an the and or but if of to in on at by for with from as is are was were be been being
-    this that these those it its my our your their his her we you they i me us them he she
-    so very just not no yes do does did done have has had will would can could should may might
-    into onto over under about after before than then there here what which who whom whose
-    when where why how all any some each few more most other such only own same too also
-    photo photos picture pic image images shot new one two out up down off again once""".split()
+_STOPWORD_LINES = (
+    "a an the and or but if of to in on at by for with from as is are was were be been being",
+    "this that these those it its my our your their his her we you they i me us them he she",
+    "so very just not no yes do does did done have has had will would can could should may",
+    "might into onto over under about after before than then there here what which who whom",
+    "whose when where why how all any some each few more most other such only own same too",
+    "also photo photos picture pic image images shot new one two out up down off again once",
 )
+STOPWORDS = frozenset(w for line in _STOPWORD_LINES for w in line.split())
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:

@@ -107,7 +107,7 @@ def truncate(text: str, limit: int, length: Callable[[str], int] = len) -> str:
     if length(text) <= limit:
         return text
     budget = limit - length(ELLIPSIS)
-    cut = text
+    cut = text[: max(0, budget)]  # every character counts at least 1
     while cut and length(cut) > budget:
         cut = cut[:-1]
     at_boundary = len(cut) < len(text) and text[len(cut)].isspace()

@@ -7,6 +7,8 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
+from pipeline.models import RenderedImage
+
 BACKGROUND = (236, 236, 236)
 TEXT = (40, 40, 40)
 FRAME = (200, 200, 200)
@@ -20,8 +22,24 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
+def _thumbnail(img: Image.Image | RenderedImage, height: int) -> Image.Image:
+    if isinstance(img, RenderedImage):
+        from pipeline.render import preview_of
+
+        thumb = preview_of(img)
+        if thumb is not None and thumb.height == height:
+            return thumb
+        img = Image.open(io.BytesIO(img.data))
+    if getattr(img, "format", None) == "JPEG":
+        # A lazily opened JPEG then decodes already reduced (no-op once loaded).
+        img.draft("RGB", (max(1, round(img.width * height / img.height)), height))
+    w = max(1, round(img.width * height / img.height))
+    thumb = img.convert("RGB") if img.mode != "RGB" else img
+    return thumb.resize((w, height), Image.Resampling.BICUBIC, reducing_gap=2.0)
+
+
 def make_contact_sheet(
-    items: list[tuple[str, Image.Image]],
+    items: list[tuple[str, Image.Image | RenderedImage]],
     *,
     height: int = 360,
     gap: int = 24,
@@ -29,21 +47,18 @@ def make_contact_sheet(
     quality: int = 85,
 ) -> bytes:
     """Scale each (label, image) to `height`, place them in rows with the label under each
-    (e.g. "Instagram 1080x1350"), on a neutral background; return JPEG bytes."""
+    (e.g. "Instagram 1080x1350"), on a neutral background; return JPEG bytes.
+
+    An item may be a RenderedImage from render_platform: its thumbnail, made at render time,
+    is used and nothing is decoded (the fast path).
+    """
     if not items:
         raise ValueError("make_contact_sheet needs at least one image")
     font = _font(max(12, height // 18))
     label_h = max(12, height // 18) + 14
     thumbs: list[tuple[str, Image.Image]] = []
     for label, img in items:
-        w = max(1, round(img.width * height / img.height))
-        if getattr(img, "format", None) == "JPEG":
-            # A lazily opened JPEG then decodes already reduced (no-op once loaded).
-            img.draft("RGB", (w, height))
-            w = max(1, round(img.width * height / img.height))
-        thumb = img.convert("RGB") if img.mode != "RGB" else img
-        thumb = thumb.resize((w, height), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        thumbs.append((label, thumb))
+        thumbs.append((label, _thumbnail(img, height)))
 
     rows: list[list[tuple[str, Image.Image]]] = [[]]
     row_w = gap
@@ -72,5 +87,5 @@ def make_contact_sheet(
             x += thumb.width + gap
         y += cell_h
     buf = io.BytesIO()
-    sheet.save(buf, "JPEG", quality=quality, optimize=True)
+    sheet.save(buf, "JPEG", quality=quality)
     return buf.getvalue()

@@ -20,12 +20,23 @@ def crop_size(width: int, height: int, target_aspect: float) -> tuple[int, int]:
     return cw, ch
 
 
-def _best_offset(profile: np.ndarray, window: float, full: int, centre: float) -> int:
+SUBJECT_KEEP = 0.75  # centring on the subject may give up at most 25% of the best capture
+
+
+def _best_offset(
+    profile: np.ndarray,
+    window: float,
+    full: int,
+    centre: float,
+    subject: tuple[float, float] | None = None,
+) -> int:
     """Offset (in full-size pixels) of a window that maximises the summed profile.
 
     `profile` is the weight per map column (or row); `window` is the window length in map
     units. Among offsets within 0.5% of the best, the one whose centre is nearest `centre`
     (the weighted centroid) wins, so a subject sits well inside rather than at an edge.
+    When `subject` (start, end in full pixels) fits in the window, the window is centred on
+    it instead, as long as that keeps SUBJECT_KEEP of the best capture.
     """
     n = profile.shape[0]
     scale = full / n  # full-size pixels per map cell
@@ -52,7 +63,13 @@ def _best_offset(profile: np.ndarray, window: float, full: int, centre: float) -
     best = float(scores.max())
     ok = offsets[scores >= best - 0.005 * max(best, 1e-12)]
     wanted = centre - win_full / 2
-    pick = ok[np.argmin(np.abs(ok - wanted))]
+    pick = float(ok[np.argmin(np.abs(ok - wanted))])
+    if subject is not None and subject[1] - subject[0] <= win_full:
+        centred = min(max((subject[0] + subject[1]) / 2 - win_full / 2, 0.0), max_off)
+        if centred <= subject[0] and centred + win_full >= subject[1]:
+            got = float(captured(np.array([centred / scale]))[0])
+            if got >= SUBJECT_KEEP * best:
+                pick = centred
     return int(round(pick))
 
 
@@ -71,11 +88,15 @@ def choose_crop(width: int, height: int, target_aspect: float, focus: Focus | No
     cx, cy = focus.centroid()
     sx, sy = width / focus.size[0], height / focus.size[1]
     cx, cy = cx * sx, cy * sy
+    subj_x = subj_y = None
+    if focus.subject is not None:
+        sl, st, sr, sb = focus.subject
+        subj_x, subj_y = (sl * sx, sr * sx), (st * sy, sb * sy)
     left = top = 0
     if cw < width:
-        left = _best_offset(weights.sum(axis=0), cw * mw / width, width, cx)
+        left = _best_offset(weights.sum(axis=0), cw * mw / width, width, cx, subj_x)
     if ch < height:
-        top = _best_offset(weights.sum(axis=1), ch * mh / height, height, cy)
+        top = _best_offset(weights.sum(axis=1), ch * mh / height, height, cy, subj_y)
     left = max(0, min(left, width - cw))
     top = max(0, min(top, height - ch))
     return left, top, left + cw, top + ch
@@ -84,8 +105,8 @@ def choose_crop(width: int, height: int, target_aspect: float, focus: Focus | No
 def captured_share(box: CropBox, width: int, height: int, focus: Focus) -> float:
     """Share of the focus weight inside `box` (for tests and diagnostics)."""
     mh, mw = focus.weights.shape
-    l, t, r, b = box
-    x0, x1 = int(l * mw / width), int(np.ceil(r * mw / width))
+    left, t, r, b = box
+    x0, x1 = int(left * mw / width), int(np.ceil(r * mw / width))
     y0, y1 = int(t * mh / height), int(np.ceil(b * mh / height))
     total = float(focus.weights.sum()) or 1.0
     return float(focus.weights[y0:y1, x0:x1].sum()) / total

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -119,7 +120,12 @@ def parse_tagsfinder(html: str) -> list[str]:
 
 
 class HashtagSources:
-    """Configured hashtag sites; `fetch(keyword)` merges their tags and never raises."""
+    """Configured hashtag sites; `fetch(keyword)` merges their tags and never raises.
+
+    `sources` are names, or `name=base_url` to point a source elsewhere (a mirror, a test
+    server). Sources are asked in parallel; one that fails is skipped and, for
+    `failure_cooldown_s`, not asked again (a dead site must not cost every job a timeout).
+    """
 
     PARSERS: dict[str, Callable[[str], list[str]]] = {
         "best-hashtags": parse_best_hashtags,
@@ -137,25 +143,32 @@ class HashtagSources:
         *,
         min_interval_s: float = 2.0,
         cache_ttl_s: float = 86400.0,
-        session: requests.Session | None = None,
+        failure_cooldown_s: float = 600.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sources: list[str] = []
-        for name in sources:
+        self.base_urls = dict(DEFAULT_BASE_URLS)
+        for raw in sources:
+            name, _, url = raw.partition("=")
             key = name.strip().lower()
-            if key in self.PARSERS and key not in self.sources:
-                self.sources.append(key)
-            elif key not in self.PARSERS:
+            if key not in self.PARSERS:
                 log.warning(
-                    "unknown hashtag source %r ignored (known: %s)", name, ", ".join(self.PARSERS)
+                    "unknown hashtag source %r ignored (known: %s)", raw, ", ".join(self.PARSERS)
                 )
+                continue
+            if url.strip():
+                self.base_urls[key] = url.strip()
+            if key not in self.sources:
+                self.sources.append(key)
+        self.base_urls.update(dict(base_urls or {}))
         self.timeout_s = timeout_s
         self.cache = cache
         self.cache_ttl_s = cache_ttl_s
-        self.base_urls = {**DEFAULT_BASE_URLS, **dict(base_urls or {})}
+        self.failure_cooldown_s = failure_cooldown_s
         self.min_interval_s = min_interval_s
-        self.session = session or requests.Session()
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "text/html,*/*"})
+        self._sleep = sleep
         self._last: dict[str, float] = {}
+        self._failed_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self.failures: dict[str, str] = {}  # source -> last error, for diagnostics
 
@@ -168,11 +181,16 @@ class HashtagSources:
             wait = self._last.get(host, -1e9) + self.min_interval_s - now
             self._last[host] = now + max(0.0, wait)
         if wait > 0:
-            time.sleep(wait)
+            self._sleep(wait)
 
     def _request(self, method: str, url: str, **kwargs: Any) -> str:
         self._polite_wait(url)
-        resp = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "text/html,*/*",
+            **kwargs.pop("headers", {}),
+        }
+        resp = requests.request(method, url, headers=headers, timeout=self.timeout_s, **kwargs)
         resp.raise_for_status()
         return resp.text
 
@@ -215,23 +233,41 @@ class HashtagSources:
                 log.warning("hashtag cache write failed: %s", exc)
         return tags
 
+    def _try(self, name: str, keyword: str) -> list[str] | None:
+        """One source, failing soft: None (and a warning) when it errors."""
+        with self._lock:
+            failed_at = self._failed_at.get(name)
+        if failed_at is not None and time.monotonic() - failed_at < self.failure_cooldown_s:
+            log.debug("hashtag source %s cooling down after a failure", name)
+            return None
+        try:
+            tags = self.fetch_source(name, keyword)
+        except Exception as exc:  # noqa: BLE001 - fail soft: skip and log the source
+            with self._lock:
+                self.failures[name] = f"{type(exc).__name__}: {exc}"[:300]
+                self._failed_at[name] = time.monotonic()
+            log.warning("hashtag source %s skipped for %r: %s", name, keyword, self.failures[name])
+            return None
+        with self._lock:
+            self.failures.pop(name, None)
+            self._failed_at.pop(name, None)
+        return tags
+
     def fetch(self, keyword: str) -> list[str]:
-        """Merged, de-duplicated (case-insensitively), '#'-prefixed tags; [] if all fail."""
-        if not slug(keyword):
+        """Merged (in source order), de-duplicated case-insensitively, '#'-prefixed tags;
+        [] when every source fails. Never raises."""
+        if not slug(keyword) or not self.sources:
+            return []
+        try:
+            with ThreadPoolExecutor(max_workers=len(self.sources)) as pool:
+                results = list(pool.map(lambda n: self._try(n, keyword), self.sources))
+        except Exception as exc:  # noqa: BLE001 - belt and braces: fetch never raises
+            log.warning("hashtag sources failed: %s", exc)
             return []
         merged: list[str] = []
         seen: set[str] = set()
-        for name in self.sources:
-            try:
-                tags = self.fetch_source(name, keyword)
-            except Exception as exc:  # noqa: BLE001 - fail soft: skip and log the source
-                self.failures[name] = f"{type(exc).__name__}: {exc}"[:300]
-                log.warning(
-                    "hashtag source %s skipped for %r: %s", name, keyword, self.failures[name]
-                )
-                continue
-            self.failures.pop(name, None)
-            for tag in tags:
+        for tags in results:
+            for tag in tags or []:
                 if tag.lower() not in seen and not _banned(tag):
                     seen.add(tag.lower())
                     merged.append(tag)

@@ -9,6 +9,7 @@ import hashlib
 import io
 import ipaddress
 import socket
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,6 +240,111 @@ def _to_rgb(img: Image.Image, warns: list[str]) -> tuple[Image.Image, bool]:
     return img, False
 
 
+def _to_srgb(img: Image.Image, icc: bytes, warns: list[str]) -> Image.Image:
+    """Convert an RGB image with an embedded non-sRGB profile (e.g. Display P3) to sRGB,
+    which is what platforms assume; sRGB-tagged or unreadable profiles are left alone."""
+    try:
+        from PIL import ImageCms
+
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        desc = (ImageCms.getProfileDescription(src) or "").strip()
+        if "srgb" in desc.lower().replace(" ", "") or src.profile.xcolor_space.strip() != "RGB":
+            return img
+        out = ImageCms.profileToProfile(img, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except Exception:  # noqa: BLE001 - a broken profile must not refuse the photo
+        return img
+    if out is None:  # pragma: no cover - only with inPlace=True
+        return img
+    warns.append(f"Colours converted from the {desc or 'embedded'} profile to sRGB.")
+    return out
+
+
+class _Preview:
+    """Decode a small JPEG draft and find faces on another core while the full decode runs.
+
+    The results are attached to the decoded image (vision.prime_cache), so focus_map,
+    detect_faces and analyse_image reuse them instead of reducing the full image again.
+    """
+
+    def __init__(self, data: bytes, size: tuple[int, int], oriented: tuple[int, int]) -> None:
+        self.data, self.size, self.oriented = data, size, oriented
+        self.work: Image.Image | None = None
+        self.faces: list | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            import cv2
+            import numpy as np
+
+            from pipeline import vision
+
+            ow, oh = self.oriented
+            side = max(vision.WORK_SIDE, vision.face_side(self.oriented))
+            # Up to 15% short of `side` is fine for faces and saliency (it is resized anyway).
+            factor = max(ow, oh) / side * 1.15
+            flag = (
+                cv2.IMREAD_REDUCED_COLOR_8
+                if factor >= 8
+                else cv2.IMREAD_REDUCED_COLOR_4
+                if factor >= 4
+                else cv2.IMREAD_REDUCED_COLOR_2
+            )
+            # OpenCV decodes with DCT scaling, applies EXIF orientation and, unlike Pillow,
+            # releases the GIL, so this really runs beside the main decode.
+            bgr = cv2.imdecode(np.frombuffer(self.data, np.uint8), flag)
+            if bgr is None:
+                return
+            im = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            if abs(im.width / im.height - ow / oh) > 0.02 or max(im.size) * 1.15 < side:
+                return  # orientation or size not as expected: later stages recompute
+            kw = vision.WORK_SIDE / max(ow, oh)
+            work = im.resize(
+                (max(1, round(ow * kw)), max(1, round(oh * kw))), Image.Resampling.BILINEAR
+            )
+            fs = vision.face_side(self.oriented)
+            kf = fs / max(ow, oh)
+            face_copy = (
+                work
+                if fs == vision.WORK_SIDE
+                else im.resize(
+                    (max(1, round(ow * kf)), max(1, round(oh * kf))), Image.Resampling.BILINEAR
+                )
+            )
+            self.faces = vision.faces_on_copy(face_copy, self.oriented)
+            self.work = work
+        except Exception:  # noqa: BLE001 - an optimisation only; later stages recompute
+            self.work = self.faces = None
+
+    def finish(self, rgb: Image.Image) -> None:
+        self.thread.join()
+        if self.work is None:
+            return
+        from pipeline import vision
+
+        ow, oh = self.oriented
+        if abs(rgb.width / rgb.height - ow / oh) > 0.01 or max(rgb.size) <= 2 * vision.WORK_SIDE:
+            return
+        sx, sy = rgb.width / ow, rgb.height / oh  # the main decode may be draft-reduced
+        faces = [
+            (int(x * sx), int(y * sy), max(1, int(w * sx)), max(1, int(h * sy)))
+            for x, y, w, h in (self.faces or [])
+        ]
+        # Faces are only valid for the default search size of the decoded image.
+        same_search = vision.face_side(rgb.size) == vision.face_side(self.oriented)
+        vision.prime_cache(rgb, self.work, faces if same_search else None)
+
+
+def _start_preview(data: bytes, img: Image.Image, oriented: tuple[int, int]) -> _Preview | None:
+    """A preview thread for large, not draft-reduced-to-small JPEGs; None otherwise."""
+    if (img.format or "").upper() not in ("JPEG", "MPO") or img.mode not in ("RGB", "L"):
+        return None
+    if max(img.size) < 1600:
+        return None
+    return _Preview(data, img.size, oriented)
+
+
 def load_image(
     data: bytes,
     limits: IntakeLimits | None = None,
@@ -246,7 +352,15 @@ def load_image(
     draft_size: tuple[int, int] | None = None,
     name: str = "",
 ) -> SourceImage:
-    """Decode image bytes once (JPEG draft-reduced to >= draft_size) into an RGB SourceImage."""
+    """Decode image bytes once into an RGB, EXIF-upright SourceImage.
+
+    `draft_size` (w, h), in displayed orientation, lets a JPEG decode reduced by DCT scaling
+    while still covering (w, h): the decode scale is >= max(w/W, h/H), so a cover-crop to any
+    target up to w wide and h high keeps full detail (see decode_size_for). Header checks
+    (format, pixel count, min side) run before any pixel is decoded. For large JPEGs a small
+    preview and its faces are computed on another core during the decode and attached to
+    the image for vision/analysis to reuse.
+    """
     limits = limits or IntakeLimits()
     if not data:
         raise IntakeError("The file is empty.", code="EMPTY_FILE")
@@ -255,7 +369,9 @@ def load_image(
     warns: list[str] = []
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Our own max_pixels check below runs before decoding; Pillow's warning (at its
+            # global MAX_IMAGE_PIXELS) is not needed, its hard error is still caught.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             fmt = (img.format or "").upper()
             if fmt not in ALLOWED_FORMATS:
@@ -289,9 +405,15 @@ def load_image(
                 need = max(dw / w0, dh / h0)
                 req = (max(1, int(w0 * need + 0.999)), max(1, int(h0 * need + 0.999)))
                 img.draft("RGB", req)
+            preview = _start_preview(data, img, (width, height))
             img.load()
-            img = ImageOps.exif_transpose(img)
+            ImageOps.exif_transpose(img, in_place=True)  # no copy when already upright
+            icc = img.info.get("icc_profile")
             rgb, has_alpha = _to_rgb(img, warns)
+            if icc and rgb.mode == "RGB":
+                rgb = _to_srgb(rgb, icc, warns)
+            if preview is not None:
+                preview.finish(rgb)
     except IntakeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -142,12 +142,12 @@ class _Progress:
         self._lock = threading.Lock()
 
     def __call__(self, stage: str, message: str, platform: str = "", step: bool = False) -> None:
-        with self._lock:
+        with self._lock:  # held while forwarding so events arrive in order
             self.done += int(step)
-            event = ProgressEvent(stage, message, self.done, self.total, platform)
-        if self.fn is not None:
+            if self.fn is None:
+                return
             try:
-                self.fn(event)
+                self.fn(ProgressEvent(stage, message, self.done, self.total, platform))
             except Exception:  # noqa: BLE001 - a broken progress display must not fail the job
                 log.exception("progress callback failed")
 
@@ -237,6 +237,8 @@ def _ai_text(
             description=analysis.description,
             keywords=analysis.keywords,
             niches=analysis.niches,
+            is_product=analysis.is_product,
+            product_reason=analysis.product_reason,
             provider=analysis.provider,
         )
     elif use_ai:
@@ -355,7 +357,7 @@ def _accounts_by_platform(
         items: list[Account] = []
         saved = [a for a in request.saved if a.platform in ("", platform)]
         for acc in saved + [a for a in found if a.platform in ("", platform)]:
-            ident = (acc.handle or acc.url).lower()
+            ident = (acc.handle.lstrip("@") or acc.url).lower()
             if ident and ident not in seen:
                 seen.add(ident)
                 items.append(acc)
@@ -432,7 +434,7 @@ def _product_step(
     for photo in photos:
         if photo.platform in results:
             results[photo.platform].product_photos.append(photo)
-    return decision, []
+    return decision, list(getattr(services.remover, "notes", []))
 
 
 def _upload_all(

@@ -104,8 +104,12 @@ def _phrases() -> tuple[str, ...]:
     return tuple(sorted(found, key=lambda k: (-len(k), k)))
 
 
+# the offline analyser's format words ("a landscape-format photo") say nothing about topic
+_FORMAT_WORDS = re.compile(r"\b(?:landscape|portrait|square)[- ]format\b", re.IGNORECASE)
+
+
 def _score_text(text: str, weight: float, scores: dict[str, float]) -> None:
-    folded = " ".join(tokens(text))
+    folded = " ".join(tokens(_FORMAT_WORDS.sub(" ", text)))
     if not folded:
         return
     # words inside a matched phrase ("latte art") do not also count alone ("art")

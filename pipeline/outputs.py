@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from pipeline import captions
 from pipeline.errors import SocialOptError
 from pipeline.models import JobResult, OutputFiles, PlatformResult
 from pipeline.platforms import PLATFORMS
@@ -43,6 +44,11 @@ def _platform_dict(key: str, res: PlatformResult) -> dict[str, Any]:
         "niches": [n.key for n in res.niches],
         "hashtags": list(content.hashtags) if content else [],
         "caption": content.caption if content else "",
+        # what to paste: on X the hashtags belong in the post itself (they fit its 280)
+        "ready_to_post": (
+            captions.post_text(content, PLATFORMS[key]) if content and key == "x"
+            else content.caption if content else ""
+        ),
         "title": content.title if content else "",
         "alt_text": content.alt_text if content else "",
         "first_comment": content.first_comment if content else "",
@@ -125,7 +131,7 @@ def caption_text(platform: str, data: dict[str, Any]) -> str:
     """A `<platform>_caption.txt` in the seed's layout, from a results.json platform entry."""
     spec = PLATFORMS.get(platform)
     name = spec.display_name if spec else platform
-    caption = data.get("caption", "")
+    caption = data.get("ready_to_post") or data.get("caption", "")
     hashtags = data.get("hashtags", [])
     lines = [RULE, f"{name.upper()} - READY TO POST CONTENT", RULE]
     if data.get("title"):
@@ -155,6 +161,9 @@ def caption_text(platform: str, data: dict[str, Any]) -> str:
     if data.get("alt_text"):
         lines.append(f"Alt text: {data['alt_text']}")
     lines.append(f"Written by: {data.get('provider', 'offline')}")
+    for photo in data.get("product_photos", []):
+        where = f" {photo['url']}" if photo.get("url") else ""
+        lines.append(f"Product photo ({photo['style']}): {photo['file']}{where}")
     times = data.get("posting_times", [])
     zone = times[0]["timezone"] if times else "UTC"
     lines += ["", THIN, f"BEST POSTING TIMES ({zone})", THIN]

@@ -127,8 +127,8 @@ def _print_summary(doc: dict[str, Any], files: Any) -> None:
     from rich.table import Table
 
     table = Table(title=f"socialopt session {doc['session_id']}")
-    for col in ("platform", "status", "size", "hashtags", "caption", "provider", "file"):
-        table.add_column(col)
+    for col in ("platform", "status", "size", "tags", "caption", "by"):
+        table.add_column(col, no_wrap=True)
     for key, data in doc["platforms"].items():
         img = data.get("image") or {}
         size = f"{img.get('width')}x{img.get('height')}" if img else "-"
@@ -136,8 +136,7 @@ def _print_summary(doc: dict[str, Any], files: Any) -> None:
             f"failed: {(data.get('error') or {}).get('code', '')}"
         )
         table.add_row(key, status, size, str(len(data["hashtags"])),
-                      f"{len(data['caption'])} chars", data.get("provider", ""),
-                      data.get("processed_image") or "-")
+                      f"{len(data['caption'])} chars", data.get("provider", ""))
     console = Console()
     console.print(table)
     console.print(f"Outputs: {files.directory}")

@@ -72,15 +72,20 @@ class FakeCloudinary:
                     return
                 fake.uploads.append(Upload(parts[1], fields, file, filename))
                 pid = "/".join(p for p in (fields.get("folder"), fields.get("public_id")) if p)
-                self._reply(200, {
-                    "public_id": pid,
-                    "secure_url": f"https://res.cloudinary.test/{fake.cloud}/image/upload/"
-                                  f"v1/{pid}",
-                    "bytes": len(file),
-                })
+                self._reply(
+                    200,
+                    {
+                        "public_id": pid,
+                        "secure_url": f"https://res.cloudinary.test/{fake.cloud}/image/upload/"
+                        f"v1/{pid}",
+                        "bytes": len(file),
+                    },
+                )
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -110,6 +115,9 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], by
 def _signature_ok(fields: dict[str, str], secret: str) -> bool:
     from cloudinary.utils import api_sign_request
 
-    signed = {k: v for k, v in fields.items()
-              if k not in {"signature", "api_key", "file", "resource_type"}}
+    signed = {
+        k: v
+        for k, v in fields.items()
+        if k not in {"signature", "api_key", "file", "resource_type"}
+    }
     return fields.get("signature") == api_sign_request(signed, secret)

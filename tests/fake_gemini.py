@@ -15,9 +15,14 @@ from tests.fake_openai import (
 
 
 def gemini_body(
-    text: str, *, chunks: list[dict[str, str]] | None = None,
-    supports: list[tuple[str, list[int]]] | None = None, finish_reason: str = "STOP",
-    prompt_tokens: int = 120, output_tokens: int = 60, block_reason: str | None = None,
+    text: str,
+    *,
+    chunks: list[dict[str, str]] | None = None,
+    supports: list[tuple[str, list[int]]] | None = None,
+    finish_reason: str = "STOP",
+    prompt_tokens: int = 120,
+    output_tokens: int = 60,
+    block_reason: str | None = None,
 ) -> dict[str, Any]:
     """A generateContent response; `supports` are (segment text, chunk indices)."""
     candidate: dict[str, Any] = {
@@ -29,13 +34,16 @@ def gemini_body(
         segs = []
         for seg_text, idx in supports or []:
             start = text.encode().find(seg_text.encode())
-            segs.append({
-                "segment": {
-                    "startIndex": start, "endIndex": start + len(seg_text.encode()),
-                    "text": seg_text,
-                },
-                "groundingChunkIndices": idx,
-            })
+            segs.append(
+                {
+                    "segment": {
+                        "startIndex": start,
+                        "endIndex": start + len(seg_text.encode()),
+                        "text": seg_text,
+                    },
+                    "groundingChunkIndices": idx,
+                }
+            )
         candidate["groundingMetadata"] = {
             "webSearchQueries": ["latte art accounts"],
             "groundingChunks": [{"web": c} for c in chunks or []],
@@ -44,14 +52,17 @@ def gemini_body(
     body: dict[str, Any] = {
         "candidates": [candidate],
         "usageMetadata": {
-            "promptTokenCount": prompt_tokens, "candidatesTokenCount": output_tokens,
+            "promptTokenCount": prompt_tokens,
+            "candidatesTokenCount": output_tokens,
             "totalTokenCount": prompt_tokens + output_tokens,
         },
         "modelVersion": "gemini-fake",
     }
     if block_reason:
-        body = {"promptFeedback": {"blockReason": block_reason}, "usageMetadata": body[
-            "usageMetadata"]}
+        body = {
+            "promptFeedback": {"blockReason": block_reason},
+            "usageMetadata": body["usageMetadata"],
+        }
     return body
 
 
@@ -61,7 +72,11 @@ def gemini_reply(content: Any, **kw: Any) -> Reply:
 
 
 def gemini_error(
-    status: int, message: str, status_name: str, *, headers: dict[str, str] | None = None,
+    status: int,
+    message: str,
+    status_name: str,
+    *,
+    headers: dict[str, str] | None = None,
     details: list[dict[str, Any]] | None = None,
 ) -> Reply:
     err: dict[str, Any] = {"code": status, "message": message, "status": status_name}
@@ -81,7 +96,7 @@ GROUNDED_TEXT = (
 )
 GROUNDED_CHUNKS = [
     {"uri": "https://www.instagram.com/latteartist/", "title": "instagram.com"},
-    {"uri": "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AbC1", "title": "x.com"},
+    {"uri": "https://vertexaisearch.cloud.google.com/grounding-api-redirect/A", "title": "x.com"},
     {"uri": "https://www.instagram.com/explore/tags/latteart/", "title": "instagram.com"},
     {"uri": "https://www.instagram.com/cafe.culture/", "title": "Cafe Culture (@cafe.culture)"},
 ]
@@ -106,9 +121,7 @@ class FakeGemini(FakeServer):
             return gemini_error(404, f"no route {request.path}", "NOT_FOUND")
         body = request.json
         if any("googleSearch" in t or "google_search" in t for t in body.get("tools", [])):
-            return gemini_reply(
-                GROUNDED_TEXT, chunks=GROUNDED_CHUNKS, supports=GROUNDED_SUPPORTS
-            )
+            return gemini_reply(GROUNDED_TEXT, chunks=GROUNDED_CHUNKS, supports=GROUNDED_SUPPORTS)
         schema = (body.get("generationConfig") or {}).get("responseSchema") or {}
         props = schema.get("properties") or {}
         if "description" in props:

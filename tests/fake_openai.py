@@ -60,8 +60,11 @@ class FakeServer:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 rec = Recorded(
-                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                    body, time.monotonic(),
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    time.monotonic(),
                 )
                 with fake._lock:
                     fake.requests.append(rec)
@@ -94,7 +97,9 @@ class FakeServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -135,21 +140,29 @@ def closed_port() -> int:
 
 
 def completion(
-    content: str | None, *, prompt_tokens: int = 100, completion_tokens: int = 50,
-    refusal: str | None = None, finish_reason: str = "stop", model: str = "gpt-fake",
+    content: str | None,
+    *,
+    prompt_tokens: int = 100,
+    completion_tokens: int = 50,
+    refusal: str | None = None,
+    finish_reason: str = "stop",
+    model: str = "gpt-fake",
 ) -> dict[str, Any]:
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{
-            "index": 0,
-            "finish_reason": finish_reason,
-            "message": {"role": "assistant", "content": content, "refusal": refusal},
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": finish_reason,
+                "message": {"role": "assistant", "content": content, "refusal": refusal},
+            }
+        ],
         "usage": {
-            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
@@ -162,7 +175,11 @@ def chat_reply(content: Any, **kw: Any) -> Reply:
 
 
 def error_reply(
-    status: int, message: str = "error", *, code: str | None = None, type_: str | None = None,
+    status: int,
+    message: str = "error",
+    *,
+    code: str | None = None,
+    type_: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Reply:
     return Reply(
@@ -199,8 +216,11 @@ def good_accounts(platforms: list[str]) -> dict[str, Any]:
     for p in platforms:
         items += [
             {"platform": p, "handle": "@latteartist", "reason": "latte art daily"},
-            {"platform": p, "handle": "coffee.daily" if p != "x" else "coffee_daily",
-             "reason": "coffee news"},
+            {
+                "platform": p,
+                "handle": "coffee.daily" if p != "x" else "coffee_daily",
+                "reason": "coffee news",
+            },
             {"platform": p, "handle": "not a handle!!", "reason": "bad"},
             {"platform": p, "handle": "LatteArtist", "reason": "duplicate"},
         ]

@@ -12,6 +12,7 @@ It runs on the caller's event loop (tornado on asyncio).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import json
@@ -29,8 +30,19 @@ BOT_USERNAME = "socialopt_test_bot"
 # Parameters whose values are plain strings even when they look like JSON (e.g. text "42").
 _STRING_PARAMS = frozenset(
     {
-        "text", "caption", "parse_mode", "file_id", "callback_query_id", "secret_token", "url",
-        "title", "description", "short_description", "action", "inline_message_id", "language_code",
+        "text",
+        "caption",
+        "parse_mode",
+        "file_id",
+        "callback_query_id",
+        "secret_token",
+        "url",
+        "title",
+        "description",
+        "short_description",
+        "action",
+        "inline_message_id",
+        "language_code",
     }
 )
 
@@ -82,7 +94,9 @@ class FakeTelegram:
 
     token: str = "123456:TEST-token-for-fake-server"
     calls: list[Call] = field(default_factory=list)
-    fail_methods: dict[str, tuple[int, str]] = field(default_factory=dict)  # method -> (code, desc)
+    fail_methods: dict[str, tuple[int, str]] = field(
+        default_factory=dict
+    )  # method -> (code, desc)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -140,7 +154,9 @@ class FakeTelegram:
     @staticmethod
     def user(user_id: int) -> dict[str, Any]:
         return {
-            "id": user_id, "is_bot": False, "first_name": f"User{user_id}",
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"User{user_id}",
             "language_code": "en",
         }
 
@@ -177,8 +193,11 @@ class FakeTelegram:
         file_id = self.add_file(data, "photo.jpg")
         photo = [
             {
-                "file_id": file_id, "file_unique_id": self._files[file_id].unique_id,
-                "width": width, "height": height, "file_size": len(data),
+                "file_id": file_id,
+                "file_unique_id": self._files[file_id].unique_id,
+                "width": width,
+                "height": height,
+                "file_size": len(data),
             }
         ]
         fields: dict[str, Any] = {"photo": photo}
@@ -192,8 +211,11 @@ class FakeTelegram:
         """Inject a file (document) message; returns the update_id."""
         file_id = self.add_file(data, file_name)
         document = {
-            "file_id": file_id, "file_unique_id": self._files[file_id].unique_id,
-            "file_name": file_name, "mime_type": mime_type, "file_size": len(data),
+            "file_id": file_id,
+            "file_unique_id": self._files[file_id].unique_id,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(data),
         }
         return self._push({"message": self._message(user_id, document=document)})
 
@@ -216,8 +238,11 @@ class FakeTelegram:
         self._callback_owner[query_id] = user_id
         update = {
             "callback_query": {
-                "id": query_id, "from": self.user(user_id), "chat_instance": str(user_id),
-                "message": message, "data": data,
+                "id": query_id,
+                "from": self.user(user_id),
+                "chat_instance": str(user_id),
+                "message": message,
+                "data": data,
             }
         }
         return self._push(update)
@@ -242,7 +267,8 @@ class FakeTelegram:
 
     def calls_for(self, chat_id: int, *methods: str, since: int = 0) -> list[Call]:
         return [
-            c for c in self.calls[since:]
+            c
+            for c in self.calls[since:]
             if c.chat_id == chat_id and (not methods or c.method in methods)
         ]
 
@@ -264,14 +290,25 @@ class FakeTelegram:
             raise AssertionError(f"timed out waiting for {what}; last calls: {recent}") from None
 
     async def wait_call(
-        self, chat_id: int, *methods: str, since: int = 0,
-        match: Callable[[Call], bool] | None = None, timeout: float = 30.0,
+        self,
+        chat_id: int,
+        *methods: str,
+        since: int = 0,
+        match: Callable[[Call], bool] | None = None,
+        timeout: float = 30.0,
     ) -> Call:
         """The first call to `chat_id` (of `methods`, at index >= since) that matches."""
 
+        scanned = since  # calls before this index were already checked
+
         def find() -> Call | None:
-            for c in self.calls_for(chat_id, *methods, since=since):
-                if match is None or match(c):
+            nonlocal scanned
+            calls, start = self.calls, scanned
+            scanned = len(calls)
+            for c in calls[start:]:
+                if c.chat_id == chat_id and (not methods or c.method in methods) and (
+                    match is None or match(c)
+                ):
                     return c
             return None
 
@@ -282,8 +319,14 @@ class FakeTelegram:
     ) -> Call:
         """The first sent or edited message to `chat_id` containing `needle`."""
         return await self.wait_call(
-            chat_id, "sendMessage", "editMessageText", "sendPhoto", "sendDocument",
-            since=since, match=lambda c: needle in c.text, timeout=timeout,
+            chat_id,
+            "sendMessage",
+            "editMessageText",
+            "sendPhoto",
+            "sendDocument",
+            since=since,
+            match=lambda c: needle in c.text,
+            timeout=timeout,
         )
 
     # ------------------------------------------------------------------ API implementation
@@ -299,8 +342,12 @@ class FakeTelegram:
             "message_id": next(counter),
             "date": int(time.time()),
             "chat": {"id": chat_id, "type": "private", "first_name": f"User{chat_id}"},
-            "from": {"id": BOT_ID, "is_bot": True, "first_name": "SocialOpt",
-                     "username": BOT_USERNAME},
+            "from": {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "SocialOpt",
+                "username": BOT_USERNAME,
+            },
             **{k: v for k, v in fields.items() if v not in (None, "")},
         }
         self.messages[(chat_id, message["message_id"])] = message
@@ -314,10 +361,15 @@ class FakeTelegram:
             upload = files.get(name)
         data = upload.data if upload else b""
         file_id = self.add_file(data, upload.filename if upload else name)
-        return {
-            "file_id": file_id, "file_unique_id": self._files[file_id].unique_id,
-            "file_name": upload.filename if upload else name, "file_size": len(data),
+        out: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": self._files[file_id].unique_id,
+            "file_name": upload.filename if upload else name,
+            "file_size": len(data),
         }
+        if name == "photo":
+            out["width"], out["height"] = _image_size(data)
+        return out
 
     async def api(
         self, token: str, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
@@ -328,9 +380,15 @@ class FakeTelegram:
         chat_id = params.get("chat_id")
         if method == "answerCallbackQuery":
             chat_id = self._callback_owner.get(str(params.get("callback_query_id")))
-        call = Call(method, params, files, time.perf_counter(),
-                    int(chat_id) if isinstance(chat_id, int | str) and str(chat_id).lstrip(
-                        "-").isdigit() else None)
+        call = Call(
+            method,
+            params,
+            files,
+            time.perf_counter(),
+            int(chat_id)
+            if isinstance(chat_id, int | str) and str(chat_id).lstrip("-").isdigit()
+            else None,
+        )
         if method == "getUpdates":
             result: Any = await self._get_updates(params)
             call.result = result
@@ -366,31 +424,46 @@ class FakeTelegram:
             if ready or remaining <= 0 or self._server is None:
                 return ready
             self._new_update.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), remaining)
-            except TimeoutError:
-                pass
 
     def _answer(
-        self, method: str, params: dict[str, Any], files: dict[str, UploadedFile],
+        self,
+        method: str,
+        params: dict[str, Any],
+        files: dict[str, UploadedFile],
         chat_id: int | None,
     ) -> Any:
         if method == "getMe":
             return {
-                "id": BOT_ID, "is_bot": True, "first_name": "SocialOpt",
-                "username": BOT_USERNAME, "can_join_groups": False,
-                "can_read_all_group_messages": False, "supports_inline_queries": False,
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "SocialOpt",
+                "username": BOT_USERNAME,
+                "can_join_groups": False,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
             }
-        if method in {"deleteWebhook", "setWebhook", "sendChatAction", "setMyCommands",
-                      "answerCallbackQuery", "deleteMessage", "close", "logOut"}:
+        if method in {
+            "deleteWebhook",
+            "setWebhook",
+            "sendChatAction",
+            "setMyCommands",
+            "answerCallbackQuery",
+            "deleteMessage",
+            "close",
+            "logOut",
+        }:
             return True
         if method == "getFile":
             entry = self._files.get(str(params.get("file_id")))
             if entry is None:
                 raise _ApiError("Bad Request: invalid file_id")
             return {
-                "file_id": params["file_id"], "file_unique_id": entry.unique_id,
-                "file_size": len(entry.data), "file_path": entry.path,
+                "file_id": params["file_id"],
+                "file_unique_id": entry.unique_id,
+                "file_size": len(entry.data),
+                "file_path": entry.path,
             }
         if chat_id is None and method.startswith(("send", "edit")):
             raise _ApiError("Bad Request: chat_id is empty")
@@ -417,8 +490,9 @@ class FakeTelegram:
                 kind = item.get("type", "document")
                 media = self._uploaded(files, item.get("media"), kind)
                 value = [media] if kind == "photo" else media
-                out.append(self._bot_message(chat_id, caption=item.get("caption"),
-                                             **{kind: value}))
+                out.append(
+                    self._bot_message(chat_id, caption=item.get("caption"), **{kind: value})
+                )
             return out
         if method in {"editMessageText", "editMessageReplyMarkup", "editMessageCaption"}:
             key = (chat_id, int(params.get("message_id") or 0))
@@ -428,9 +502,10 @@ class FakeTelegram:
             if method == "editMessageText":
                 if len(str(params.get("text", ""))) > 4096:
                     raise _ApiError("Bad Request: message is too long")
-                if message.get("text") == params.get("text") and message.get(
-                    "reply_markup"
-                ) == markup:
+                if (
+                    message.get("text") == params.get("text")
+                    and message.get("reply_markup") == markup
+                ):
                     raise _ApiError("Bad Request: message is not modified")
                 message["text"] = params.get("text")
             if method == "editMessageCaption":
@@ -474,8 +549,7 @@ class _ApiHandler(RequestHandler):
         content_type = self.request.headers.get("Content-Type", "")
         if content_type.startswith("application/json") and self.request.body:
             params.update(json.loads(self.request.body))
-        for key, values in {**self.request.query_arguments,
-                            **self.request.body_arguments}.items():
+        for key, values in {**self.request.query_arguments, **self.request.body_arguments}.items():
             params[key] = _parse_value(key, values[-1].decode("utf-8"))
         files = {
             key: UploadedFile(f.filename, f.body, f.content_type)

@@ -58,7 +58,9 @@ def textured_image(size: tuple[int, int] = (800, 600), seed: int = 1) -> Image.I
     rng = np.random.default_rng(seed)
     for _ in range(30):
         x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
-        d.rectangle((x0, y0, x0 + 40, y0 + 30), outline=tuple(int(v) for v in rng.integers(0, 255, 3)))
+        d.rectangle(
+            (x0, y0, x0 + 40, y0 + 30), outline=tuple(int(v) for v in rng.integers(0, 255, 3))
+        )
     return img
 
 

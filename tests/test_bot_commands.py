@@ -28,7 +28,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 from telegram.request import BaseRequest, RequestData
 
 from bot.context import SERVICES_KEY, BotContext, BotServices
@@ -217,6 +217,7 @@ class Env:
     repo: Repository
     settings: Settings
     errors: list[BaseException]
+    passed_on: list[Update]  # updates that went on to the photo flow
 
     async def command(self, text: str, user_id: int = USER_ID) -> None:
         await self.app.process_update(update_for(make_command_message(self.app, text, user_id)))
@@ -242,9 +243,18 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         .updater(None)
         .build()
     )
-    app.add_handlers(settings_handlers.handlers(), group=-1)
-    for module in (caption, profiles, history):
+    # As bot.app wires them: F2's modules first in group 0, then the photo flow (a stand-in
+    # here that records what reaches it).
+    for module in (caption, profiles, history, settings_handlers):
         app.add_handlers(module.handlers())
+    passed_on: list[Update] = []
+
+    async def photo_flow(update: Update, context: BotContext) -> None:
+        passed_on.append(update)
+
+    app.add_handler(
+        MessageHandler(filters.PHOTO | filters.Document.ALL | filters.TEXT, photo_flow)
+    )
     errors: list[BaseException] = []
 
     async def on_error(update: object, context: BotContext) -> None:
@@ -254,7 +264,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     app.bot_data[SERVICES_KEY] = BotServices(settings, repo, offline_services(settings), None)
     await app.initialize()
     request.clear()  # getMe
-    env = Env(app, request, repo, settings, errors)
+    env = Env(app, request, repo, settings, errors, passed_on)
     yield env
     await app.shutdown()
     await repo.close()
@@ -423,6 +433,10 @@ async def test_profiles_from_last_session_and_session_button(env: Env) -> None:
     assert [d for _, d in picker.buttons()] == ["pr:p:instagram", "pr:p:x"]
     await env.press(profiles.profiles_button("sess0001").callback_data)
     assert "Coffee" in env.request.sent()[-1].text
+    env.request.clear()
+    await env.press("d:prof:sess0001")  # the closing message's Profiles button
+    assert env.request.calls[0].method == "answerCallbackQuery"
+    assert ("X", "pr:p:x") in env.request.sent()[-1].buttons()
 
 
 async def test_profiles_uses_ai_finder_and_falls_back(env: Env) -> None:
@@ -585,3 +599,51 @@ async def test_settings_logo_as_photo_and_bad_file(env: Env) -> None:
     photo = [PhotoSize("photo1", "uphoto1", 50, 50, file_size=len(buf.getvalue()))]
     await env.app.process_update(update_for(make_message(env.app, photo=photo)))
     assert (await env.repo.get_user(USER_ID)).logo_path.endswith("logo.png")
+
+
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (50, 50), "blue").save(buf, "JPEG")
+    return buf.getvalue()
+
+
+async def test_photo_during_timezone_step_goes_to_photo_flow(env: Env) -> None:
+    await env.press("s:tz")
+    photo = [PhotoSize("p1", "up1", 50, 50, file_size=10)]
+    await env.app.process_update(update_for(make_message(env.app, photo=photo)))
+    assert len(env.passed_on) == 1  # the photo flow got it
+    await env.text("a cosy cafe in Lisbon")  # the description for that photo
+    assert len(env.passed_on) == 2
+    assert (await env.repo.get_user(USER_ID)).timezone == "UTC"
+    assert "UNKNOWN_TIMEZONE" not in env.request.texts()
+
+
+async def test_abandoned_logo_step_does_not_swallow_a_photo(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await env.press("s:logo")
+    monkeypatch.setattr(settings_handlers.STEPS, "ttl_s", -1.0)  # the step went stale
+    env.request.files["photo2"] = _jpeg()
+    photo = [PhotoSize("photo2", "uphoto2", 50, 50, file_size=10)]
+    await env.app.process_update(update_for(make_message(env.app, photo=photo)))
+    assert len(env.passed_on) == 1
+    assert (await env.repo.get_user(USER_ID)).logo_path == ""
+
+
+async def test_after_a_logo_upload_the_next_photo_is_a_photo(env: Env) -> None:
+    await env.press("s:logo")
+    env.request.files["photo3"] = _jpeg()
+    photo = [PhotoSize("photo3", "uphoto3", 50, 50, file_size=10)]
+    await env.app.process_update(update_for(make_message(env.app, photo=photo)))
+    assert (await env.repo.get_user(USER_ID)).logo_path
+    assert env.passed_on == []
+    await env.app.process_update(update_for(make_message(env.app, photo=photo)))
+    assert len(env.passed_on) == 1
+
+
+async def test_settings_cancel_closes_the_step(env: Env) -> None:
+    await env.press("s:tz")
+    await env.command("/cancel")
+    assert "Settings closed" in env.request.sent()[-1].text
+    await env.text("Europe/Paris")
+    assert (await env.repo.get_user(USER_ID)).timezone == "UTC"

@@ -39,3 +39,27 @@ def test_contact_sheet_wraps_rows() -> None:
     sheet = Image.open(io.BytesIO(make_contact_sheet(items, height=360, max_width=1600)))
     assert sheet.width <= 1600
     assert sheet.height > 2 * 360
+
+
+def test_contact_sheet_from_rendered_images_uses_render_thumbnails() -> None:
+    from pipeline.intake import load_image
+    from pipeline.platforms import PLATFORMS
+    from pipeline.render import preview_of, render_platform
+    from tests.image_factories import disc_image, encode
+
+    img, _ = disc_image((1200, 800))
+    src = load_image(encode(img, "JPEG"))
+    rendered = [render_platform(src, PLATFORMS[k], "JPEG", None) for k in ("x", "tiktok")]
+    assert all(preview_of(r) is not None and preview_of(r).height == 360 for r in rendered)
+    fast = Image.open(io.BytesIO(make_contact_sheet([("X", rendered[0]), ("T", rendered[1])])))
+    slow = Image.open(
+        io.BytesIO(
+            make_contact_sheet(
+                [("X", Image.open(io.BytesIO(r.data))) for r in rendered[:1]]
+                + [("T", Image.open(io.BytesIO(rendered[1].data)))]
+            )
+        )
+    )
+    assert fast.size == slow.size
+    diff = np.abs(np.asarray(fast, dtype=int) - np.asarray(slow, dtype=int)).mean()
+    assert diff < 3

@@ -20,8 +20,10 @@ from tests.image_factories import astronaut, disc_image, encode, noise_image, te
 
 def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
     return (
-        inner[0] >= outer[0] and inner[1] >= outer[1]
-        and inner[2] <= outer[2] and inner[3] <= outer[3]
+        inner[0] >= outer[0]
+        and inner[1] >= outer[1]
+        and inner[2] <= outer[2]
+        and inner[3] <= outer[3]
     )
 
 
@@ -81,8 +83,8 @@ def test_every_platform_size_exact() -> None:
             assert out.format == "JPEG" and r.format == "JPEG"
             assert len(r.data) <= spec.max_file_bytes
             assert 0 < r.quality <= 95
-            l, t, rr, b = r.crop_box
-            assert 0 <= l < rr <= 1500 and 0 <= t < b <= 1000
+            left, t, rr, b = r.crop_box
+            assert 0 <= left < rr <= 1500 and 0 <= t < b <= 1000
 
 
 def test_render_uses_choose_size_and_maps_box_to_original() -> None:
@@ -162,3 +164,17 @@ def test_crop_resize_large_reduction_is_exact_and_faithful() -> None:
     ref = img.resize((400, 300), Image.Resampling.LANCZOS)
     diff = np.abs(np.asarray(out, dtype=int) - np.asarray(ref, dtype=int)).mean()
     assert diff < 2.0
+
+
+def test_real_photo_subject_is_centred_when_it_fits() -> None:
+    # samples/rocket.jpg: the rocket stands in the middle (x ~ 300-340 of 640), with towers
+    # and lights either side; a tall crop should centre the rocket, not the busiest side.
+    from tests.image_factories import SAMPLES
+
+    img = Image.open(SAMPLES / "rocket.jpg").convert("RGB")
+    focus = focus_map(img)
+    assert focus.subject is not None
+    for aspect in (9 / 16, 2 / 3):
+        left, _, right, _ = choose_crop(img.width, img.height, aspect, focus)
+        third = (right - left) / 3
+        assert left + third < 320 < right - third, (aspect, left, right)

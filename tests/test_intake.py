@@ -84,6 +84,10 @@ def test_decompression_bomb_checked_before_decoding() -> None:
     with pytest.raises(IntakeError) as exc:
         load_image(data)
     assert _code(exc) == "DECOMPRESSION_BOMB"
+    # Even with our limit raised, Pillow's own DecompressionBombError is caught and mapped.
+    with pytest.raises(IntakeError) as exc:
+        load_image(data, IntakeLimits(max_pixels=10**10))
+    assert _code(exc) == "DECOMPRESSION_BOMB"
     with pytest.raises(IntakeError) as exc:
         load_image(encode(plain((1000, 1000)), "PNG"), IntakeLimits(max_pixels=999_999))
     assert _code(exc) == "DECOMPRESSION_BOMB"
@@ -256,3 +260,47 @@ def test_url_errors(server: str) -> None:
     with pytest.raises(IntakeError) as exc:  # nothing listens on port 9 of loopback
         fetch_url("http://127.0.0.1:9/x.png", ALLOW)
     assert _code(exc) == "URL_FETCH_FAILED"
+
+
+def test_large_jpeg_preview_faces_match_full_search() -> None:
+    """Intake finds faces on a small draft while decoding; they match a search on the image."""
+    from pipeline import vision
+    from tests.image_factories import astronaut
+
+    canvas = Image.new("RGB", (2400, 1800), (90, 110, 130))
+    canvas.paste(astronaut().resize((900, 900)), (1400, 300))
+    exif = Image.Exif()
+    exif[0x0112] = 8  # displayed rotated 90 degrees counter-clockwise
+    stored = canvas.transpose(Image.Transpose.ROTATE_270)  # what a camera would store
+    src = load_image(encode(stored, "JPEG", quality=90, exif=exif.tobytes()))
+    assert src.image.size == (2400, 1800)
+    cached = src.image.__dict__.get("_socialopt_faces")
+    assert cached is not None, "preview faces were not attached"
+    fresh = vision.detect_faces(src.image.copy())
+    assert len(cached[2]) == len(fresh) == 1
+    (x, y, w, h), (fx, fy, fw, fh) = cached[2][0], fresh[0]
+    assert (
+        abs((x + w / 2) - (fx + fw / 2)) < 0.1 * fw and abs((y + h / 2) - (fy + fh / 2)) < 0.1 * fh
+    )
+    assert 1400 < x + w / 2 < 2300 and 300 < y + h / 2 < 1200
+    # With a draft-reduced decode the preview's faces are scaled to the decoded image.
+    half = load_image(
+        encode(stored, "JPEG", quality=90, exif=exif.tobytes()), draft_size=(1000, 700)
+    )
+    assert half.image.size == (1200, 900)
+    (hx, hy, hw, hh) = vision.detect_faces(half.image)[0]
+    assert abs((hx + hw / 2) * 2 - (x + w / 2)) < 0.1 * w
+
+
+def test_embedded_rgb_profile_is_converted_to_srgb() -> None:
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    plain_src = load_image(encode(plain((400, 300), (200, 120, 40)), "PNG", icc_profile=icc))
+    assert not any("sRGB" in w for w in plain_src.warnings)  # already sRGB: untouched
+    # The same primaries under another name take the conversion path (an identity here).
+    renamed = icc.replace("sRGB built-in".encode("utf-16-be"), "Wide RGB test".encode("utf-16-be"))
+    src = load_image(encode(plain((400, 300), (200, 120, 40)), "PNG", icc_profile=renamed))
+    assert any("Wide RGB test" in w and "sRGB" in w for w in src.warnings)
+    r, g, b = src.image.getpixel((10, 10))
+    assert abs(r - 200) <= 2 and abs(g - 120) <= 2 and abs(b - 40) <= 2

@@ -33,13 +33,51 @@ def make_analysis(**overrides: object) -> ImageAnalysis:
     return ImageAnalysis(**values)  # type: ignore[arg-type]
 
 
-REQUIRED = (
-    "food coffee travel fitness fashion beauty tech pets dogs cats nature landscape "
-    "architecture art photography music business marketing real_estate home_decor "
-    "interior_design parenting wedding cars sports gaming education health wellness yoga "
-    "books diy gardening sustainability jewelry skincare baking cocktails street_photography "
-    "portrait ecommerce space_science lifestyle"
-).split()
+REQUIRED = [
+    "food",
+    "coffee",
+    "travel",
+    "fitness",
+    "fashion",
+    "beauty",
+    "tech",
+    "pets",
+    "dogs",
+    "cats",
+    "nature",
+    "landscape",
+    "architecture",
+    "art",
+    "photography",
+    "music",
+    "business",
+    "marketing",
+    "real_estate",
+    "home_decor",
+    "interior_design",
+    "parenting",
+    "wedding",
+    "cars",
+    "sports",
+    "gaming",
+    "education",
+    "health",
+    "wellness",
+    "yoga",
+    "books",
+    "diy",
+    "gardening",
+    "sustainability",
+    "jewelry",
+    "skincare",
+    "baking",
+    "cocktails",
+    "street_photography",
+    "portrait",
+    "ecommerce",
+    "space_science",
+    "lifestyle",
+]
 
 
 def test_taxonomy_has_at_least_40_niches_with_all_tiers() -> None:
@@ -203,3 +241,13 @@ def test_camel_case_splits_known_words() -> None:
     assert hashtags.camel_case("xyzzyplugh") == "Xyzzyplugh"
     assert hashtags.camel_case("iPhone") == "IPhone"
     assert niches.fold("Café") == "cafe"
+
+
+def test_analyser_format_words_do_not_pick_niches() -> None:
+    analysis = make_analysis(
+        description="A warm-toned landscape-format photo, mostly red and olive.",
+        keywords=["red", "olive", "warm"],
+    )
+    text = "A warm-toned landscape-format photo, mostly red and olive. red olive warm"
+    assert [n.key for n in match_niches(text, analysis)] == ["lifestyle", "photography"]
+    assert match_niches("landscape photography at sunset", None)[0].key == "landscape"

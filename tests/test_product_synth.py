@@ -7,8 +7,14 @@ from PIL import Image
 
 
 def product_shot(
-    w: int = 520, h: int = 420, *, shape: str = "ellipse", color=(196, 58, 40),
-    background=(236, 234, 229), texture: float = 2.5, seed: int = 1,
+    w: int = 520,
+    h: int = 420,
+    *,
+    shape: str = "ellipse",
+    color=(196, 58, 40),
+    background=(236, 234, 229),
+    texture: float = 2.5,
+    seed: int = 1,
 ) -> tuple[Image.Image, np.ndarray]:
     """A shaded object on a plain, lightly textured backdrop; returns (image, truth mask)."""
     rng = np.random.default_rng(seed)

@@ -36,8 +36,11 @@ def fake():
 
 def make(base_url: str, *, timeout: float = 5.0, retries: int = 2) -> GeminiProvider:
     settings = Settings(
-        gemini_api_key=Secret("g-test"), gemini_base_url=base_url, gemini_model="gemini-test",
-        ai_timeout_s=timeout, ai_max_retries=retries,
+        gemini_api_key=Secret("g-test"),
+        gemini_base_url=base_url,
+        gemini_model="gemini-test",
+        ai_timeout_s=timeout,
+        ai_max_retries=retries,
     )
     policy = common.RetryPolicy(max_retries=retries, max_wait_s=0.5, backoff_s=0.01)
     return GeminiProvider(settings, policy=policy)
@@ -45,7 +48,11 @@ def make(base_url: str, *, timeout: float = 5.0, retries: int = 2) -> GeminiProv
 
 def content_request(platforms=("instagram", "x")) -> ContentRequest:
     return ContentRequest(
-        analysis=baseline(), niches=COFFEE, platforms=platforms, language="de", tone="funny",
+        analysis=baseline(),
+        niches=COFFEE,
+        platforms=platforms,
+        language="de",
+        tone="funny",
     )
 
 
@@ -67,7 +74,9 @@ def test_grounded_account_discovery(fake):
     got = {(a.platform, a.handle): a for a in found}
     # invalid handles dropped (@bad..handle, too long for X, /explore/ path), duplicates merged
     assert list(got) == [
-        ("instagram", "@latteartist"), ("x", "@coffee_news"), ("tiktok", "@barista.life"),
+        ("instagram", "@latteartist"),
+        ("x", "@coffee_news"),
+        ("tiktok", "@barista.life"),
         ("instagram", "@cafe.culture"),
     ]
     assert all(a.source == "gemini" and a.niche == "coffee" for a in found)
@@ -88,8 +97,11 @@ def test_grounded_handles_are_capped_per_platform(fake):
     found = make(fake.base_url).find_accounts(
         AccountsRequest(COFFEE, "instagram", limit=3), Usage()
     )
-    assert [a.handle for a in found] == ["@coffee_account0", "@coffee_account1",
-                                         "@coffee_account2"]
+    assert [a.handle for a in found] == [
+        "@coffee_account0",
+        "@coffee_account1",
+        "@coffee_account2",
+    ]
 
 
 def test_ambiguous_handles_are_skipped_when_several_platforms(fake):
@@ -133,8 +145,14 @@ def test_write_content_all_platforms_in_one_call(fake):
 
 
 def test_rate_limit_with_retry_after_is_honoured(fake):
-    fake.queue(gemini_error(429, "Resource has been exhausted (e.g. check quota).",
-                            "RESOURCE_EXHAUSTED", headers={"Retry-After": "0.2"}))
+    fake.queue(
+        gemini_error(
+            429,
+            "Resource has been exhausted (e.g. check quota).",
+            "RESOURCE_EXHAUSTED",
+            headers={"Retry-After": "0.2"},
+        )
+    )
     provider = make(fake.base_url)
     out = provider.write_content(content_request(), Usage())
     assert len(fake.generate_requests()) == 2
@@ -143,10 +161,14 @@ def test_rate_limit_with_retry_after_is_honoured(fake):
 
 
 def test_rate_limit_with_retry_info_delay(fake):
-    fake.queue(gemini_error(
-        429, "Rate limit", "RESOURCE_EXHAUSTED",
-        details=[{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.1s"}],
-    ))
+    fake.queue(
+        gemini_error(
+            429,
+            "Rate limit",
+            "RESOURCE_EXHAUSTED",
+            details=[{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.1s"}],
+        )
+    )
     provider = make(fake.base_url)
     provider.write_content(content_request(), Usage())
     assert len(fake.generate_requests()) == 2
@@ -154,15 +176,18 @@ def test_rate_limit_with_retry_info_delay(fake):
 
 
 def test_quota_exhausted_is_not_retried(fake):
-    fake.queue(gemini_error(429, "You exceeded your current quota, please check your plan.",
-                            "RESOURCE_EXHAUSTED"))
+    fake.queue(
+        gemini_error(
+            429, "You exceeded your current quota, please check your plan.", "RESOURCE_EXHAUSTED"
+        )
+    )
     usage = Usage()
     provider = make(fake.base_url)
     with pytest.raises(ProviderError) as err:
         provider.find_accounts(AccountsRequest(COFFEE, "instagram"), usage)
     assert err.value.quota is True and err.value.code == "AI_QUOTA_EXCEEDED"
     assert len(fake.generate_requests()) == 1 and provider.policy.waits == []
-    assert usage.notices == [common.NOTICE_QUOTA]
+    assert usage.calls == 0
 
 
 @pytest.mark.parametrize("status,name", [(401, "UNAUTHENTICATED"), (403, "PERMISSION_DENIED")])
@@ -248,3 +273,21 @@ def test_over_long_caption_trimmed(fake):
     out = make(fake.base_url).write_content(content_request(("x",)), Usage())
     x = out["x"]
     assert len(x.caption) + 1 + len(" ".join(x.hashtags)) <= 280
+
+
+def test_find_handles_uses_headings_urls_and_skips_emails():
+    text = (
+        "**Instagram**\n"
+        "1. @first.account - mail me at someone@example.com\n"
+        "**X (Twitter)**\n"
+        "- @second_acc\n"
+        "- https://www.tiktok.com/@third.one\n"
+    )
+    found = [(h, p) for _, h, p in common.find_handles(text, ["instagram", "x", "tiktok"])]
+    assert found == [("first.account", "instagram"), ("second_acc", "x"), ("third.one", "tiktok")]
+
+
+def test_parse_json_tolerates_a_code_fence():
+    assert common.parse_json_object('```json\n{"a": 1}\n```') == {"a": 1}
+    with pytest.raises(common.InvalidAnswer):
+        common.parse_json_object("")

@@ -205,7 +205,8 @@ async def _send(
     for platform, content in result.contents.items():
         for chunk in content_message(platform, content):
             await context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML)
-    closing = escape(result.notice) if result.notice else "Want another take? Pick a tone:"
+    hint = "Want another take? Pick a tone:" if markup else "Send it again for another take."
+    closing = escape(result.notice) + "\n" + hint if result.notice else hint
     await context.bot.send_message(
         chat_id, closing, parse_mode=ParseMode.HTML, reply_markup=markup
     )

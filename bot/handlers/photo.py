@@ -119,14 +119,18 @@ def _mark(on: bool, label: str) -> str:
 def keyboard(draft: Draft) -> InlineKeyboardMarkup:
     """Platform toggles, All, option toggles and Done."""
     buttons = [
-        InlineKeyboardButton(_mark(k in draft.platforms, display_name(k)), callback_data=f"p:tog:{k}")
+        InlineKeyboardButton(
+            _mark(k in draft.platforms, display_name(k)), callback_data=f"p:tog:{k}"
+        )
         for k in PLATFORM_KEYS
     ]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     rows.append([InlineKeyboardButton("All", callback_data="p:all")])
     options = []
     if draft.ai_available:
-        options.append(InlineKeyboardButton(_mark(draft.use_ai, "AI analysis"), callback_data="p:opt:ai"))
+        options.append(
+            InlineKeyboardButton(_mark(draft.use_ai, "AI analysis"), callback_data="p:opt:ai")
+        )
     options.append(
         InlineKeyboardButton(_mark(draft.product, "Product photos"), callback_data="p:opt:product")
     )
@@ -173,12 +177,16 @@ async def image_received(update: Update, context: BotContext) -> int | None:
         await message.reply_text(f"⚠️ {exc.user_text()}")
         return None
     uid = update.effective_user.id
-    user = await svc.repo.ensure_user(uid, language=update.effective_user.language_code)
-    saved = user.default_platforms or svc.settings.default_platforms
+    user = await svc.repo.get_user(uid)  # a read: the reply does not wait for a write
+    saved = (user.default_platforms if user else ()) or svc.settings.default_platforms
     draft = Draft(
-        image=data, source_name=name, width=width, height=height,
+        image=data,
+        source_name=name,
+        width=width,
+        height=height,
         platforms=[k for k in PLATFORM_KEYS if k in saved],
-        ai_available=svc.settings.ai_available, has_logo=bool(user.logo_path),
+        ai_available=svc.settings.ai_available,
+        has_logo=bool(user and user.logo_path),
     )
     draft.use_ai = draft.ai_available
     draft.logo = draft.has_logo
@@ -192,6 +200,8 @@ async def image_received(update: Update, context: BotContext) -> int | None:
         keyboard_text(draft), reply_markup=keyboard(draft), parse_mode=ParseMode.HTML
     )
     draft.keyboard_id = sent.message_id
+    if user is None:
+        await svc.repo.ensure_user(uid, language=update.effective_user.language_code)
     return CHOOSING
 
 
@@ -231,24 +241,35 @@ async def done(update: Update, context: BotContext) -> int:
         warning = "Pick at least one platform, then tap Done."
         await query.answer(warning, show_alert=True)
         await query.edit_message_text(
-            keyboard_text(draft, warning=warning), reply_markup=keyboard(draft),
+            keyboard_text(draft, warning=warning),
+            reply_markup=keyboard(draft),
             parse_mode=ParseMode.HTML,
         )
         return CHOOSING
     await query.answer()
     chosen = ", ".join(display_name(k) for k in draft.platforms)
-    extras = [label for on, label in ((draft.use_ai and draft.ai_available, "AI analysis"),
-              (draft.product, "product photos"), (draft.logo and draft.has_logo, "logo")) if on]
+    extras = [
+        label
+        for on, label in (
+            (draft.use_ai and draft.ai_available, "AI analysis"),
+            (draft.product, "product photos"),
+            (draft.logo and draft.has_logo, "logo"),
+        )
+        if on
+    ]
     summary = f"📷 {draft.width}×{draft.height} for <b>{escape(chosen)}</b>"
     if extras:
         summary += f" with {escape(', '.join(extras))}"
-    await query.edit_message_text(summary + ".", parse_mode=ParseMode.HTML)
-    prompt = await query.message.reply_text(
-        "✏️ Add a short description (what, where, who): it makes the captions better. "
-        "Or tap Skip (or send /skip).",
-        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("Skip", callback_data="p:skip")]]),
+    # The same message becomes the prompt, and later the job's status: one card per photo.
+    await query.edit_message_text(
+        f"{summary}.\n✏️ Add a short description (what, where, who): it makes the captions "
+        "better. Or tap Skip (or send /skip).",
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton("Skip", callback_data="p:skip")]]
+        ),
+        parse_mode=ParseMode.HTML,
     )
-    draft.prompt_id = prompt.message_id
+    draft.prompt_id = draft.keyboard_id
     return DESCRIBING
 
 
@@ -276,20 +297,23 @@ async def _start(update: Update, context: BotContext, description: str) -> int:
     if draft is None:
         return ConversationHandler.END
     svc, uid, chat_id = context.svc, update.effective_user.id, update.effective_chat.id
-    if draft.prompt_id:
-        note = "📝 Description noted." if description else "No description."
-        await context.bot.edit_message_text(note, chat_id, draft.prompt_id)
     options = await job_options(
-        svc, uid, platforms=draft.platforms, description=description,
-        use_ai=draft.use_ai and draft.ai_available, product=draft.product,
-        logo=draft.logo and draft.has_logo, source_name=draft.source_name,
+        svc,
+        uid,
+        platforms=draft.platforms,
+        description=description,
+        use_ai=draft.use_ai and draft.ai_available,
+        product=draft.product,
+        logo=draft.logo and draft.has_logo,
+        source_name=draft.source_name,
     )
     try:
         sid = await start_photo_job(
-            svc, context.bot, user_id=uid, chat_id=chat_id, image=draft.image, options=options
+            svc, context.bot, user_id=uid, chat_id=chat_id, image=draft.image, options=options,
+            status_message_id=draft.prompt_id or None,
         )
     except SocialOptError as exc:
-        await context.bot.send_message(chat_id, f"⚠️ {exc.user_text()}")
+        await context.bot.edit_message_text(f"⚠️ {exc.user_text()}", chat_id, draft.prompt_id)
         return ConversationHandler.END
     context.user_data[SESSION_KEY] = sid
     return ConversationHandler.END
@@ -298,9 +322,7 @@ async def _start(update: Update, context: BotContext, description: str) -> int:
 async def cancel(update: Update, context: BotContext) -> int:
     """/cancel at any step: forget the photo."""
     context.user_data.pop(DRAFT_KEY, None)
-    await update.effective_message.reply_text(
-        "Cancelled. Send a new photo whenever you like."
-    )
+    await update.effective_message.reply_text("Cancelled. Send a new photo whenever you like.")
     return ConversationHandler.END
 
 
@@ -334,7 +356,9 @@ async def zip_pressed(update: Update, context: BotContext) -> None:
             return
         with zip_path.open("rb") as fh:
             await context.bot.send_document(
-                update.effective_chat.id, fh, filename=zip_path.name,
+                update.effective_chat.id,
+                fh,
+                filename=zip_path.name,
                 caption=f"All files of session {sid}",
             )
 
@@ -347,13 +371,20 @@ async def _rerun(update: Update, context: BotContext, sid: str, *, product: bool
     if session is not None and session.source_path:
         data = await asyncio.to_thread(_read, Path(session.source_path))
     if session is None or data is None:
-        await context.bot.send_message(chat_id, "I no longer have that photo; please send it again.")
+        await context.bot.send_message(
+            chat_id, "I no longer have that photo; please send it again."
+        )
         return
     stored = session.options or {}
     options = await job_options(
-        svc, uid, platforms=session.platforms, description=session.description,
-        use_ai=session.use_ai, product=product or bool(stored.get("product_styles")),
-        logo=bool(stored.get("logo")), source_name=str(stored.get("source_name") or ""),
+        svc,
+        uid,
+        platforms=session.platforms,
+        description=session.description,
+        use_ai=session.use_ai,
+        product=product or bool(stored.get("product_styles")),
+        logo=bool(stored.get("logo")),
+        source_name=str(stored.get("source_name") or ""),
     )
     try:
         new_sid = await start_photo_job(

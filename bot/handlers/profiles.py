@@ -33,6 +33,7 @@ from storage.errors import InvalidHandle
 log = logging.getLogger(__name__)
 
 PREFIX = "pr:"  # pr:p:<platform> shows accounts; pr:s:<session_id> starts from a session
+CLOSING_PREFIX = "d:prof:"  # the Profiles button of bot.delivery's closing message: d:prof:<sid>
 QUERY_KEY = "profiles_query"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 USAGE = (
@@ -217,10 +218,14 @@ async def _accounts_text(
 
 
 async def profiles_button_pressed(update: Update, context: BotContext) -> None:
-    """`pr:p:<platform>` shows accounts; `pr:s:<sid>` opens the picker for a session."""
+    """`pr:p:<platform>` shows accounts; `pr:s:<sid>` / `d:prof:<sid>` open the picker for a
+    session."""
     cb = update.callback_query
     await cb.answer()
-    kind, _, value = cb.data.removeprefix(PREFIX).partition(":")
+    if cb.data.startswith(CLOSING_PREFIX):
+        kind, value = "s", cb.data.removeprefix(CLOSING_PREFIX)
+    else:
+        kind, _, value = cb.data.removeprefix(PREFIX).partition(":")
     uid = update.effective_user.id
     if kind == "s":
         query = await _session_query(context, uid, value)
@@ -263,5 +268,5 @@ def handlers() -> list[BaseHandler]:
     """The /profiles command and its platform buttons."""
     return [
         CommandHandler("profiles", profiles_command),
-        CallbackQueryHandler(profiles_button_pressed, pattern=f"^{PREFIX}"),
+        CallbackQueryHandler(profiles_button_pressed, pattern=f"^({PREFIX}|{CLOSING_PREFIX})"),
     ]

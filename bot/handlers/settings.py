@@ -4,9 +4,9 @@ One inline menu edited in place; two steps wait for a message: the time zone (an
 and the logo (a PNG/JPEG sent as a file or a photo). Everything is saved with
 `Repository.update_user`; the logo file lives at `DATA_DIR/users/<uid>/logo.png`.
 
-Register `handlers()` in a group before the photo conversation (group -1 is meant): in the
-logo and time-zone steps it consumes the update and stops other handlers; a photo sent during
-the time-zone step leaves settings and goes on to the photo flow.
+The handlers go in the same group as the photo conversation and before it, so a logo upload
+reaches this step first. A waiting step answers only for STEP_TTL_S and ends when a photo or
+another command goes by, so an abandoned prompt never swallows a later photo or description.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import time
 import warnings
 from datetime import datetime
 from functools import lru_cache
@@ -25,7 +26,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import (
-    ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
@@ -43,6 +43,7 @@ from pipeline.platforms import PLATFORM_KEYS
 from storage.records import UserSettings
 
 MENU, TIMEZONE, LOGO = range(3)
+STEP_TTL_S = 10 * 60
 PREFIX = "s:"
 LOGO_SIZES = (10, 15, 20, 25)
 LOGO_MAX_BYTES = 5 * 1024 * 1024
@@ -62,6 +63,60 @@ LOGO_PROMPT = (
     "Send your logo as a PNG or JPEG — as a <b>file</b> to keep transparency — and pick "
     "where it goes and how big it is."
 )
+
+
+class StepClock:
+    """When each user's waiting step (time zone or logo) began; a step can be ended early."""
+
+    def __init__(self, ttl_s: float = STEP_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._started: dict[int, float] = {}
+
+    def start(self, uid: int) -> None:
+        self._started[uid] = time.monotonic()
+
+    def stop(self, uid: int) -> None:
+        self._started.pop(uid, None)
+
+    def fresh(self, uid: int) -> bool:
+        started = self._started.get(uid)
+        return started is not None and time.monotonic() - started <= self.ttl_s
+
+
+STEPS = StepClock()
+
+
+def _uid(update: object) -> int | None:
+    user = update.effective_user if isinstance(update, Update) else None
+    return user.id if user else None
+
+
+class StepMessageHandler(MessageHandler):
+    """A MessageHandler that matches only while the user's waiting step is fresh."""
+
+    def check_update(self, update: object) -> bool | object | None:
+        uid = _uid(update)
+        if uid is None or not STEPS.fresh(uid):
+            return False
+        return super().check_update(update)
+
+
+class EndStepOn(MessageHandler):
+    """Never handles anything: a matching update ends the waiting step and goes on to the
+    handlers after this conversation (a photo to the photo flow, a command to its handler)."""
+
+    def __init__(self, filters_: filters.BaseFilter) -> None:
+        super().__init__(filters_, _never_called)
+
+    def check_update(self, update: object) -> bool:
+        uid = _uid(update)
+        if uid is not None and super().check_update(update):
+            STEPS.stop(uid)
+        return False
+
+
+async def _never_called(update: Update, context: BotContext) -> None:  # pragma: no cover
+    """EndStepOn never matches, so this never runs."""
 
 
 def _button(label: str, data: str) -> InlineKeyboardButton:
@@ -256,6 +311,7 @@ async def settings_button(update: Update, context: BotContext) -> int:
     elif action == "tz":
         zones = [_button(z, f"tzv:{z}") for z in ("UTC", "Europe/London", "America/New_York")]
         await _edit(update, TZ_PROMPT, InlineKeyboardMarkup([zones, [BACK]]))
+        STEPS.start(uid)
         return TIMEZONE
     elif action == "tzv":
         user = await repo.update_user(uid, timezone=parse_timezone(value))
@@ -279,6 +335,7 @@ async def settings_button(update: Update, context: BotContext) -> int:
         return ConversationHandler.END
     else:  # "menu" and anything unknown
         await _edit(update, menu_text(user, context), menu_keyboard())
+    STEPS.stop(uid)
     return MENU
 
 
@@ -294,6 +351,7 @@ async def _logo_button(
         logo_path(context, uid).unlink(missing_ok=True)
         user = await repo.update_user(uid, logo_path="")
     await _edit(update, logo_text(user), logo_keyboard(user))
+    STEPS.start(uid)
     return LOGO
 
 
@@ -304,7 +362,8 @@ async def timezone_received(update: Update, context: BotContext) -> int:
         zone = parse_timezone(message.text or "")
     except OptionsError as exc:
         await message.reply_html(escape(exc.user_text()))
-        raise ApplicationHandlerStop(TIMEZONE) from None
+        STEPS.start(update.effective_user.id)  # a fresh ten minutes for the next try
+        return TIMEZONE
     user = await context.svc.repo.update_user(update.effective_user.id, timezone=zone)
     now = datetime.now(ZoneInfo(zone)).strftime("%H:%M")
     await _reply_menu(
@@ -313,7 +372,8 @@ async def timezone_received(update: Update, context: BotContext) -> int:
         context,
         f"🕒 Time zone set to <b>{escape(zone)}</b> (it is {now} there now).",
     )
-    raise ApplicationHandlerStop(MENU)
+    STEPS.stop(update.effective_user.id)
+    return MENU
 
 
 async def _download(message: Message) -> bytes | None:
@@ -341,21 +401,19 @@ async def logo_received(update: Update, context: BotContext) -> int:
         await asyncio.get_running_loop().run_in_executor(None, save_logo, data, path)
     except OptionsError as exc:
         await message.reply_html(escape(exc.user_text()))
-        raise ApplicationHandlerStop(LOGO) from None
+        STEPS.start(uid)
+        return LOGO
     user = await context.svc.repo.update_user(uid, logo_path=str(path))
     await message.reply_html("✅ Logo saved. " + logo_text(user), reply_markup=logo_keyboard(user))
-    raise ApplicationHandlerStop(LOGO)
-
-
-async def leave_settings(update: Update, context: BotContext) -> int:
-    """A photo or a command during a step: leave settings and let the other handlers have it."""
-    return ConversationHandler.END
+    STEPS.stop(uid)  # the next photo is a photo again; "Logo" starts another upload
+    return MENU
 
 
 async def settings_cancel(update: Update, context: BotContext) -> int:
     """/cancel inside settings closes the menu (changes are already saved)."""
+    STEPS.stop(update.effective_user.id)
     await update.effective_message.reply_text("Settings closed; your changes are saved.")
-    raise ApplicationHandlerStop(ConversationHandler.END)
+    return ConversationHandler.END
 
 
 def handlers() -> list[BaseHandler]:
@@ -363,6 +421,7 @@ def handlers() -> list[BaseHandler]:
     buttons = CallbackQueryHandler(settings_button, pattern=f"^{PREFIX}")
     media = filters.PHOTO | filters.Document.ALL
     other_command = filters.COMMAND & ~filters.Regex(r"^/(cancel|settings)\b")
+    leave = EndStepOn(media | other_command)
     with warnings.catch_warnings():
         # per_message=False is right here (the steps wait for messages, not buttons); PTB warns
         # that buttons are then tracked per chat, which is what we want.
@@ -373,14 +432,10 @@ def handlers() -> list[BaseHandler]:
                 MENU: [buttons],
                 TIMEZONE: [
                     buttons,
-                    MessageHandler(filters.TEXT & ~filters.COMMAND, timezone_received),
-                    MessageHandler(media | other_command, leave_settings),
+                    StepMessageHandler(filters.TEXT & ~filters.COMMAND, timezone_received),
+                    leave,
                 ],
-                LOGO: [
-                    buttons,
-                    MessageHandler(media, logo_received),
-                    MessageHandler(other_command, leave_settings),
-                ],
+                LOGO: [buttons, StepMessageHandler(media, logo_received), leave],
             },
             fallbacks=[CommandHandler("cancel", settings_cancel)],
             allow_reentry=True,

@@ -27,12 +27,26 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "u2netp"
 FALLBACK_METHOD = "fallback:grabcut"
 # rembg sessions whose weights are one file named "<name>.onnx" (sessions/*.py, rembg 2.0.86)
-REMBG_FILE_MODELS = frozenset({
-    "u2netp", "u2net", "u2net_human_seg", "u2net_cloth_seg", "silueta", "isnet-general-use",
-    "isnet-anime", "bria-rmbg", "birefnet-general", "birefnet-general-lite",
-    "birefnet-general-fp16", "birefnet-portrait", "birefnet-dis", "birefnet-hrsod",
-    "birefnet-cod", "birefnet-massive",
-})
+REMBG_FILE_MODELS = frozenset(
+    {
+        "u2netp",
+        "u2net",
+        "u2net_human_seg",
+        "u2net_cloth_seg",
+        "silueta",
+        "isnet-general-use",
+        "isnet-anime",
+        "bria-rmbg",
+        "birefnet-general",
+        "birefnet-general-lite",
+        "birefnet-general-fp16",
+        "birefnet-portrait",
+        "birefnet-dis",
+        "birefnet-hrsod",
+        "birefnet-cod",
+        "birefnet-massive",
+    }
+)
 REMBG_INPUT_SIDE = 1024  # u2netp looks at 320 px; a 1024 px copy keeps the resize cheap
 GRABCUT_SIDE = 512
 _ENV_LOCK = threading.Lock()  # U2NET_HOME is process-wide; rembg reads it in new_session
@@ -90,7 +104,10 @@ class BackgroundRemover:
     """
 
     def __init__(
-        self, models_dir: Path | str, model_name: str = DEFAULT_MODEL, *,
+        self,
+        models_dir: Path | str,
+        model_name: str = DEFAULT_MODEL,
+        *,
         fallback_when_missing: bool | None = None,
     ) -> None:
         self.models_dir = Path(models_dir)
@@ -99,7 +116,8 @@ class BackgroundRemover:
         self._session: Any = None
         self.notes: list[str] = []
         allow_fallback = (
-            self.model_name == DEFAULT_MODEL if fallback_when_missing is None
+            self.model_name == DEFAULT_MODEL
+            if fallback_when_missing is None
             else fallback_when_missing
         )
         self._home, self._session_name, self._model_path = self._resolve(allow_fallback)
@@ -120,13 +138,17 @@ class BackgroundRemover:
     def method(self) -> str:
         if not self._session_name:
             return FALLBACK_METHOD
-        label = Path(self.model_name).stem if self._model_path else self.model_name
+        label = Path(self.model_name).stem if self._is_path(self.model_name) else self.model_name
         return f"rembg:{label}"
+
+    @staticmethod
+    def _is_path(name: str) -> bool:
+        return name.endswith(".onnx") or os.sep in name or "/" in name
 
     def _resolve(self, allow_fallback: bool) -> tuple[Path, str, str]:
         """(rembg home, session name, model_path) or ('', '', '') for the fallback."""
         name = self.model_name
-        if name.endswith(".onnx") or os.sep in name or "/" in name:
+        if self._is_path(name):
             path = Path(name).expanduser().resolve()
             if not path.is_file():
                 raise ModelUnavailableError(
@@ -159,9 +181,13 @@ class BackgroundRemover:
     def _get_session(self) -> Any:
         with self._lock:
             if self._session is None:
+                import onnxruntime as ort
                 from rembg import new_session  # lazy: first import compiles for ~35 s
 
-                kwargs: dict[str, Any] = {}
+                # no CPU memory arena: it holds hundreds of MB between calls for a 4.7 MB model
+                opts = ort.SessionOptions()
+                opts.enable_cpu_mem_arena = False
+                kwargs: dict[str, Any] = {"sess_opts": opts}
                 if self._model_path:
                     kwargs["model_path"] = self._model_path
                 with _ENV_LOCK:
@@ -243,8 +269,12 @@ def clean_mask(soft: np.ndarray, *, keep_ratio: float = 0.2) -> Image.Image:
 def _border_pixels(lab: np.ndarray, frac: float = 0.04) -> np.ndarray:
     h, w = lab.shape[:2]
     b = max(2, int(round(min(h, w) * frac)))
-    parts = [lab[:b].reshape(-1, 3), lab[-b:].reshape(-1, 3),
-             lab[:, :b].reshape(-1, 3), lab[:, -b:].reshape(-1, 3)]
+    parts = [
+        lab[:b].reshape(-1, 3),
+        lab[-b:].reshape(-1, 3),
+        lab[:, :b].reshape(-1, 3),
+        lab[:, -b:].reshape(-1, 3),
+    ]
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -264,26 +294,39 @@ def border_distance(rgb: np.ndarray) -> np.ndarray:
     return dist.reshape(lab.shape[:2])
 
 
+def _ring(shape: tuple[int, ...], frac: float = 0.04) -> np.ndarray:
+    h, w = shape[:2]
+    b = max(2, int(round(min(h, w) * frac)))
+    ring = np.ones((h, w), bool)
+    ring[b:-b, b:-b] = False
+    return ring
+
+
 def border_mask(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Otsu threshold of the border distance: (binary uint8 mask, smoothed distance)."""
+    """Foreground by border-colour distance: (binary uint8 mask, smoothed distance).
+
+    The cut is Otsu's level, lowered towards the backdrop's own noise when the object is
+    so distinct that Otsu would drop its paler parts (a label, a highlight)."""
     dist = border_distance(rgb)
     dist = cv2.GaussianBlur(dist, (0, 0), 1.0)
     scale = max(float(np.percentile(dist, 99.5)), 1e-3)
     d8 = np.clip(dist / scale * 255.0, 0, 255).astype(np.uint8)
-    level, binary = cv2.threshold(d8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    level, _ = cv2.threshold(d8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    otsu = level / 255.0 * scale
+    noise = float(np.percentile(dist[_ring(dist.shape)], 99))
+    cut = min(otsu, max(2.5 * noise + 3.0, 0.2 * otsu))
+    binary = (dist > cut).astype(np.uint8)
     # a tiny spread means the whole frame is one colour: nothing stands out
     if scale < 8.0:
         binary[:] = 0
-    return binary.astype(np.uint8), dist
+    return binary, dist
 
 
 def fill_foreign_holes(binary: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """Fill enclosed holes whose colour is not the backdrop's (a pale label on a bottle);
     holes that show the backdrop (a mug handle) stay open."""
     h, w = binary.shape
-    b = max(2, int(round(min(h, w) * 0.04)))
-    ring = np.ones((h, w), bool)
-    ring[b:-b, b:-b] = False
+    ring = _ring(binary.shape)
     backdrop = float(np.percentile(dist[ring], 99)) if ring.any() else 0.0
     limit = max(1.6 * backdrop, 5.0)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(

@@ -43,7 +43,11 @@ class CloudinaryUploader:
     """Uploads image bytes and returns the `secure_url`. Synchronous: run it in a thread."""
 
     def __init__(
-        self, cloudinary_url: Any, upload_prefix: str | None = None, *, timeout_s: float = 60.0,
+        self,
+        cloudinary_url: Any,
+        upload_prefix: str | None = None,
+        *,
+        timeout_s: float = 60.0,
     ) -> None:
         raw = cloudinary_url.get() if hasattr(cloudinary_url, "get") else str(cloudinary_url)
         self._account = parse_cloudinary_url(raw)
@@ -81,12 +85,16 @@ class CloudinaryUploader:
             log.warning("Cloudinary upload of %s/%s failed: %s", folder, public_id, exc)
             raise ProviderError(
                 f"Cloudinary upload failed ({type(exc).__name__}: {exc}); the file is kept "
-                "locally.", code="UPLOAD_FAILED",
-                retryable=not isinstance(exc, (cex.AuthorizationRequired, cex.BadRequest,
-                                               cex.NotAllowed, cex.NotFound)),
+                "locally.",
+                code="UPLOAD_FAILED",
+                retryable=not isinstance(
+                    exc, (cex.AuthorizationRequired, cex.BadRequest, cex.NotAllowed, cex.NotFound)
+                ),
             ) from exc
         url = result.get("secure_url") if isinstance(result, dict) else None
         if not url:
-            raise ProviderError("Cloudinary answered without a secure_url; the file is kept "
-                                "locally.", code="UPLOAD_FAILED")
+            raise ProviderError(
+                "Cloudinary answered without a secure_url; the file is kept locally.",
+                code="UPLOAD_FAILED",
+            )
         return str(url)

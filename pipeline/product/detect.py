@@ -58,12 +58,15 @@ def mask_stats(img: Image.Image, mask: Image.Image) -> MaskStats:
 
 
 def detect_product(
-    img: Image.Image, analysis: ImageAnalysis | None, mask: Image.Image | None = None,
+    img: Image.Image,
+    analysis: ImageAnalysis | None,
+    mask: Image.Image | None = None,
 ) -> ProductDecision:
     """Trust an AI analysis when a provider made it; otherwise judge the foreground mask."""
     if analysis is not None and analysis.provider != "offline":
         reason = analysis.product_reason or (
-            "the AI analysis sees a product" if analysis.is_product
+            "the AI analysis sees a product"
+            if analysis.is_product
             else "the AI analysis sees no product"
         )
         return ProductDecision(bool(analysis.is_product), reason, source="ai")
@@ -89,7 +92,9 @@ def detect_product(
     if st.touched_sides > MAX_TOUCHED_SIDES:
         problems.append("the foreground runs off the frame")
     if problems:
-        return ProductDecision(False, f"Not a product shot: {'; '.join(problems)} ({facts}).",
-                               source="offline-mask")
-    return ProductDecision(True, f"One dominant object on a plain backdrop ({facts}).",
-                           source="offline-mask")
+        return ProductDecision(
+            False, f"Not a product shot: {'; '.join(problems)} ({facts}).", source="offline-mask"
+        )
+    return ProductDecision(
+        True, f"One dominant object on a plain backdrop ({facts}).", source="offline-mask"
+    )

@@ -28,15 +28,17 @@ def load_logo(data: bytes) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.width * im.height > MAX_LOGO_PIXELS:
-                raise OptionsError("The logo image is too large (over 25 megapixels).",
-                                   code="INVALID_LOGO")
+                raise OptionsError(
+                    "The logo image is too large (over 25 megapixels).", code="INVALID_LOGO"
+                )
             im.load()
             return im.convert("RGBA")
     except OptionsError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise OptionsError("The logo is not a PNG or JPEG image that can be read.",
-                           code="INVALID_LOGO") from exc
+        raise OptionsError(
+            "The logo is not a PNG or JPEG image that can be read.", code="INVALID_LOGO"
+        ) from exc
 
 
 def validate_logo(logo: LogoOptions) -> None:
@@ -47,8 +49,9 @@ def validate_logo(logo: LogoOptions) -> None:
             code="INVALID_LOGO",
         )
     if not 0 < logo.size_pct <= 100:
-        raise OptionsError("Logo size must be between 0 and 100 percent of the width.",
-                           code="INVALID_LOGO")
+        raise OptionsError(
+            "Logo size must be between 0 and 100 percent of the width.", code="INVALID_LOGO"
+        )
     if not 0 <= logo.opacity <= 1:
         raise OptionsError("Logo opacity must be between 0 and 1.", code="INVALID_LOGO")
     load_logo(logo.image)
@@ -71,15 +74,29 @@ def place_logo(img: Image.Image, logo: LogoOptions) -> tuple[Image.Image, LogoPl
     margin = int(round(W * logo.margin_pct / 100))
     want_w = W * logo.size_pct / 100
     # never upscale past the logo's own resolution; always fit inside the margins
-    scale = min(1.0, want_w / mark.width, max(1, W - 2 * margin) / mark.width,
-                max(1, H - 2 * margin) / mark.height)
+    scale = min(
+        1.0,
+        want_w / mark.width,
+        max(1, W - 2 * margin) / mark.width,
+        max(1, H - 2 * margin) / mark.height,
+    )
     lw, lh = max(1, round(mark.width * scale)), max(1, round(mark.height * scale))
     if (lw, lh) != mark.size:
         mark = mark.resize((lw, lh), Image.Resampling.LANCZOS)
-    x = {"top-left": margin, "bottom-left": margin, "top-right": W - margin - lw,
-         "bottom-right": W - margin - lw, "center": (W - lw) // 2}[logo.position]
-    y = {"top-left": margin, "top-right": margin, "bottom-left": H - margin - lh,
-         "bottom-right": H - margin - lh, "center": (H - lh) // 2}[logo.position]
+    x = {
+        "top-left": margin,
+        "bottom-left": margin,
+        "top-right": W - margin - lw,
+        "bottom-right": W - margin - lw,
+        "center": (W - lw) // 2,
+    }[logo.position]
+    y = {
+        "top-left": margin,
+        "top-right": margin,
+        "bottom-left": H - margin - lh,
+        "bottom-right": H - margin - lh,
+        "center": (H - lh) // 2,
+    }[logo.position]
     x, y = max(0, x), max(0, y)
     base = img.convert("RGBA")
     region = np.asarray(base.crop((x, y, x + lw, y + lh)).convert("RGB")).astype(np.float32)
@@ -101,8 +118,9 @@ def place_logo(img: Image.Image, logo: LogoOptions) -> tuple[Image.Image, LogoPl
     return out, LogoPlacement((x, y, x + lw, y + lh), treatment)
 
 
-def _contrast(mark: Image.Image, arr: np.ndarray, alpha: np.ndarray, logo_l: float,
-              spot_l: float) -> tuple[Image.Image, str]:
+def _contrast(
+    mark: Image.Image, arr: np.ndarray, alpha: np.ndarray, logo_l: float, spot_l: float
+) -> tuple[Image.Image, str]:
     """A one-colour logo is recoloured to contrast with its spot; a colourful one gets a
     semi-transparent backing plate instead (its colours are the brand)."""
     rgb = arr[..., :3]
@@ -123,7 +141,8 @@ def _plate(size: tuple[int, int], spot_l: float, logo_l: float, opacity: float) 
     pad = max(2, int(0.08 * min(size)))
     plate = Image.new("RGBA", size, (tone, tone, tone, 0))
     ImageDraw.Draw(plate).rounded_rectangle(
-        (0, 0, size[0] - 1, size[1] - 1), radius=pad * 2,
+        (0, 0, size[0] - 1, size[1] - 1),
+        radius=pad * 2,
         fill=(tone, tone, tone, int(153 * max(opacity, 0.3))),
     )
     return plate

@@ -21,22 +21,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_KEEP = ("Keep the product itself exactly as it is: same shape, colours, label and text; "
-         "do not add logos or text.")
+_KEEP = (
+    "Keep the product itself exactly as it is: same shape, colours, label and text; "
+    "do not add logos or text."
+)
 STYLE_PROMPTS: dict[str, str] = {
     "floating": "Studio product photo: the product floats slightly above a soft light "
-                "backdrop with a soft contact shadow below it.",
+    "backdrop with a soft contact shadow below it.",
     "flat_lay": "Top-down flat lay product photo on a subtle textured paper surface with a "
-                "soft drop shadow.",
+    "soft drop shadow.",
     "lifestyle": "Lifestyle product photo: the product in a warm, softly blurred real-life "
-                 "scene matching the original setting.",
+    "scene matching the original setting.",
     "product_art": "Bold graphic product art: the product on a colour-blocked backdrop in "
-                   "colours complementary to the product.",
+    "colours complementary to the product.",
     "macro": "Macro product photo: a tight, sharp close-up on the product's most detailed part.",
     "dark_moody": "Dark and moody product photo: dark gradient backdrop, vignette and a "
-                  "warm rim light around the product's edge.",
+    "warm rim light around the product's edge.",
     "solid_background": "Clean e-commerce product photo on a plain white background, centred "
-                        "with generous padding.",
+    "with generous padding.",
 }
 assert set(STYLE_PROMPTS) == set(PRODUCT_STYLES)
 EDIT_SIZES = {"square": "1024x1024", "portrait": "1024x1536", "landscape": "1536x1024"}

@@ -90,8 +90,9 @@ def _normalize_format(fmt: str) -> str:
     f = (fmt or "JPEG").upper()
     f = "JPEG" if f == "JPG" else f
     if f not in ("JPEG", "PNG", "WEBP"):
-        raise OptionsError(f"Unknown output format {fmt!r}; use JPEG, PNG or WEBP.",
-                           code="UNKNOWN_FORMAT")
+        raise OptionsError(
+            f"Unknown output format {fmt!r}; use JPEG, PNG or WEBP.", code="UNKNOWN_FORMAT"
+        )
     return f
 
 
@@ -138,8 +139,7 @@ def make_product_photos(
         photos = []
         for platform, size in targets:
             if generated is not None:
-                out = ImageOps.fit(generated, (size.width, size.height),
-                                   Image.Resampling.LANCZOS)
+                out = ImageOps.fit(generated, (size.width, size.height), Image.Resampling.LANCZOS)
                 method, box = "openai", (0, 0, img.width, img.height)
             else:
                 out, placement = compose_style(style, cutout, work, size, opts)
@@ -149,11 +149,17 @@ def make_product_photos(
                 out = apply_logo(out, logo)
             data, quality = _encode(out, fmt, _cap_for(platform, max_file_bytes))
             rendered = RenderedImage(
-                data=data, width=size.width, height=size.height, format=fmt,
-                size_name=size.name, crop_box=box, quality=quality,  # type: ignore[arg-type]
+                data=data,
+                width=size.width,
+                height=size.height,
+                format=fmt,
+                size_name=size.name,
+                crop_box=box,
+                quality=quality,  # type: ignore[arg-type]
             )
-            photos.append(ProductPhoto(style=style, platform=platform, image=rendered,
-                                       method=method))
+            photos.append(
+                ProductPhoto(style=style, platform=platform, image=rendered, method=method)
+            )
         return photos
 
     workers = max(1, min(max_workers, len(chosen)))
@@ -165,8 +171,9 @@ def make_product_photos(
     return decision, [p for batch in batches for p in batch]
 
 
-def _generate(editor: Any, work: Image.Image, style: str,
-              targets: Sequence[tuple[str, ImageSize]]) -> Image.Image | None:
+def _generate(
+    editor: Any, work: Image.Image, style: str, targets: Sequence[tuple[str, ImageSize]]
+) -> Image.Image | None:
     """One images.edit call for a style, or None (no editor, or it failed: use the compositor)."""
     if editor is None or not targets:
         return None

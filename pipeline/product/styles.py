@@ -11,6 +11,7 @@ import colorsys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -42,8 +43,9 @@ class Placement:
         return (self.dest_box[2] - self.dest_box[0]) / max(1, self.src_box[2] - self.src_box[0])
 
 
-Composer = Callable[[Cutout, Image.Image | None, ImageSize, StyleOptions], tuple[Image.Image,
-                                                                                   Placement]]
+Composer = Callable[
+    [Cutout, Image.Image | None, ImageSize, StyleOptions], tuple[Image.Image, Placement]
+]
 
 
 # ---------------------------------------------------------------- helpers
@@ -105,20 +107,28 @@ def _paste(canvas: Image.Image, sub: Image.Image, xy: tuple[int, int]) -> None:
     bottom = min(sub.height, canvas.height - y)
     if right <= left or bottom <= top:
         return
-    part = sub if (left, top, right, bottom) == (0, 0, sub.width, sub.height) else sub.crop(
-        (left, top, right, bottom))
+    part = (
+        sub
+        if (left, top, right, bottom) == (0, 0, sub.width, sub.height)
+        else sub.crop((left, top, right, bottom))
+    )
     canvas.alpha_composite(part, dest=(x + left, y + top))
 
 
 def _shadow_layer(
-    alpha: Image.Image, size: ImageSize, xy: tuple[int, int], blur: float, opacity: float,
+    alpha: Image.Image,
+    size: ImageSize,
+    xy: tuple[int, int],
+    blur: float,
+    opacity: float,
     color: RGB = (0, 0, 0),
 ) -> Image.Image:
     """An RGBA layer holding the subject's silhouette, blurred (computed at 1/4 size)."""
     f = 4
     small = Image.new("L", (max(1, size.width // f), max(1, size.height // f)), 0)
-    sa = alpha.resize((max(1, alpha.width // f), max(1, alpha.height // f)),
-                      Image.Resampling.BILINEAR)
+    sa = alpha.resize(
+        (max(1, alpha.width // f), max(1, alpha.height // f)), Image.Resampling.BILINEAR
+    )
     small.paste(sa, (xy[0] // f, xy[1] // f))
     small = small.filter(ImageFilter.GaussianBlur(max(0.5, blur / f)))
     small = small.point(lambda v: int(v * opacity))
@@ -142,8 +152,9 @@ def subject_palette(cutout: Cutout) -> tuple[float, float, float]:
     hsv = np.array([colorsys.rgb_to_hsv(*p) for p in rgb[:: max(1, len(rgb) // 800)]])
     weights = sat[:: max(1, len(rgb) // 800)][: len(hsv)] + 1e-3
     ang = hsv[:, 0] * 2 * np.pi
-    hue = (np.arctan2((np.sin(ang) * weights).sum(), (np.cos(ang) * weights).sum())
-           / (2 * np.pi)) % 1.0
+    hue = (
+        np.arctan2((np.sin(ang) * weights).sum(), (np.cos(ang) * weights).sum()) / (2 * np.pi)
+    ) % 1.0
     return float(hue), float(sat.mean()), float(mx.mean())
 
 
@@ -153,7 +164,11 @@ def _hsv(h: float, s: float, v: float) -> RGB:
 
 
 def _centred(
-    cutout: Cutout, size: ImageSize, box_w: float, box_h: float, cy: float,
+    cutout: Cutout,
+    size: ImageSize,
+    box_w: float,
+    box_h: float,
+    cy: float,
 ) -> tuple[Image.Image, Box, tuple[int, int]]:
     sub, src = _subject(cutout)
     scale = _fit_scale(sub.width, sub.height, box_w * size.width, box_h * size.height)
@@ -162,8 +177,12 @@ def _centred(
     return placed, src, xy
 
 
-def _finish(canvas: Image.Image, placed: Image.Image, src: Box, xy: tuple[int, int],
-            ) -> tuple[Image.Image, Placement]:
+def _finish(
+    canvas: Image.Image,
+    placed: Image.Image,
+    src: Box,
+    xy: tuple[int, int],
+) -> tuple[Image.Image, Placement]:
     _paste(canvas, placed, xy)
     dest = (xy[0], xy[1], xy[0] + placed.width, xy[1] + placed.height)
     return canvas.convert("RGB"), Placement(src, dest)
@@ -172,8 +191,9 @@ def _finish(canvas: Image.Image, placed: Image.Image, src: Box, xy: tuple[int, i
 # ---------------------------------------------------------------- the styles
 
 
-def _floating(cutout: Cutout, source: Image.Image | None, size: ImageSize,
-              opts: StyleOptions) -> tuple[Image.Image, Placement]:
+def _floating(
+    cutout: Cutout, source: Image.Image | None, size: ImageSize, opts: StyleOptions
+) -> tuple[Image.Image, Placement]:
     hue, sat, _ = subject_palette(cutout)
     tint = _hsv(hue, min(sat, 0.5) * 0.12, 0.97)
     bottom = tuple(int(c * 0.88) for c in tint)
@@ -204,35 +224,40 @@ def paper_texture(size: ImageSize, seed: int = 7, surface: str = "paper") -> Ima
     xx, yy, w, h = _small_field(size, 2)
     if surface == "wood":
         base = np.array([176, 132, 92], np.float32)
-        warp = Image.fromarray(rng.normal(0, 1, (max(2, h // 24), max(2, w // 24)))
-                               .astype(np.float32)).resize((w, h), Image.Resampling.BICUBIC)
+        warp = Image.fromarray(
+            rng.normal(0, 1, (max(2, h // 24), max(2, w // 24))).astype(np.float32)
+        ).resize((w, h), Image.Resampling.BICUBIC)
         grain = np.sin((yy * 38 + np.asarray(warp) * 1.6) * np.pi)
         fine = rng.normal(0, 1, (h, w)).astype(np.float32)
         streak = np.asarray(Image.fromarray(fine).resize((max(1, w // 40), h)).resize((w, h)))
         shade = 1 + 0.06 * grain + 0.05 * streak
     else:
         base = np.array([234, 228, 216], np.float32)
-        blotch = Image.fromarray(rng.normal(0, 1, (max(2, h // 40), max(2, w // 40)))
-                                 .astype(np.float32)).resize((w, h), Image.Resampling.BICUBIC)
+        blotch = Image.fromarray(
+            rng.normal(0, 1, (max(2, h // 40), max(2, w // 40))).astype(np.float32)
+        ).resize((w, h), Image.Resampling.BICUBIC)
         fibre = rng.normal(0, 1, (h, w)).astype(np.float32)
         shade = 1 + 0.018 * np.asarray(blotch) + 0.012 * fibre
     arr = base[None, None, :] * shade[..., None]
     return _up(arr, size)
 
 
-def _flat_lay(cutout: Cutout, source: Image.Image | None, size: ImageSize,
-              opts: StyleOptions) -> tuple[Image.Image, Placement]:
+def _flat_lay(
+    cutout: Cutout, source: Image.Image | None, size: ImageSize, opts: StyleOptions
+) -> tuple[Image.Image, Placement]:
     canvas = paper_texture(size, opts.seed, opts.surface).convert("RGBA")
     placed, src, xy = _centred(cutout, size, 0.62, 0.62, 0.5)
     off = (xy[0] + int(0.012 * size.width), xy[1] + int(0.018 * size.height))
     blur = 0.018 * min(size.width, size.height)
-    canvas.alpha_composite(_shadow_layer(placed.getchannel("A"), size, off, blur, 0.38,
-                                         (40, 30, 20)))
+    canvas.alpha_composite(
+        _shadow_layer(placed.getchannel("A"), size, off, blur, 0.38, (40, 30, 20))
+    )
     return _finish(canvas, placed, src, xy)
 
 
-def _lifestyle(cutout: Cutout, source: Image.Image | None, size: ImageSize,
-               opts: StyleOptions) -> tuple[Image.Image, Placement]:
+def _lifestyle(
+    cutout: Cutout, source: Image.Image | None, size: ImageSize, opts: StyleOptions
+) -> tuple[Image.Image, Placement]:
     photo = (source or cutout.rgba).convert("RGB")
     sub, src = _subject(cutout)
     # the subject's centre in the photo, mapped into photo coordinates if sizes differ
@@ -245,8 +270,19 @@ def _lifestyle(cutout: Cutout, source: Image.Image | None, size: ImageSize,
     top = min(max(scy - win_h / 2, 0), photo.height - win_h)
     # heavy blur and warm grade on a tiny copy, then scaled up (smooth anyway)
     tiny_w, tiny_h = max(8, size.width // 12), max(8, size.height // 12)
-    tiny = photo.resize((tiny_w, tiny_h), Image.Resampling.BOX,
-                        box=(left, top, left + win_w, top + win_h))
+    tiny = photo.resize(
+        (tiny_w, tiny_h), Image.Resampling.BOX, box=(left, top, left + win_w, top + win_h)
+    )
+    # take the subject out of the scene (inpainted at this tiny size) so no blurred ghost of it
+    # shows around the sharp subject when that is placed smaller than in the photo
+    ghost = cutout.mask.resize(
+        (tiny_w, tiny_h),
+        Image.Resampling.BOX,
+        box=(left / fx, top / fy, (left + win_w) / fx, (top + win_h) / fy),
+    )
+    hole = cv2.dilate((np.asarray(ghost) > 8).astype(np.uint8), np.ones((3, 3), np.uint8))
+    if 0 < hole.mean() < 0.9:
+        tiny = Image.fromarray(cv2.inpaint(np.asarray(tiny), hole, 3, cv2.INPAINT_TELEA))
     tiny = tiny.filter(ImageFilter.GaussianBlur(2.2))
     arr = np.asarray(tiny).astype(np.float32)
     arr = arr * np.array([1.08, 1.01, 0.86], np.float32) + np.array([14, 8, 0], np.float32)
@@ -257,14 +293,22 @@ def _lifestyle(cutout: Cutout, source: Image.Image | None, size: ImageSize,
     cx = (scx - left) * cover
     cy = (scy - top) * cover
     xy = _clamp_origin(cx, cy, placed.width, placed.height, size)
-    canvas.alpha_composite(_shadow_layer(placed.getchannel("A"), size,
-                                         (xy[0], xy[1] + int(0.01 * size.height)),
-                                         0.02 * size.height, 0.3, (40, 25, 10)))
+    canvas.alpha_composite(
+        _shadow_layer(
+            placed.getchannel("A"),
+            size,
+            (xy[0], xy[1] + int(0.01 * size.height)),
+            0.02 * size.height,
+            0.3,
+            (40, 25, 10),
+        )
+    )
     return _finish(canvas, placed, src, xy)
 
 
-def _product_art(cutout: Cutout, source: Image.Image | None, size: ImageSize,
-                 opts: StyleOptions) -> tuple[Image.Image, Placement]:
+def _product_art(
+    cutout: Cutout, source: Image.Image | None, size: ImageSize, opts: StyleOptions
+) -> tuple[Image.Image, Placement]:
     hue, sat, _ = subject_palette(cutout)
     comp = (hue + 0.5) % 1.0 if sat > 0.12 else 0.58
     block_a = _hsv(comp, 0.7, 0.88)
@@ -279,22 +323,25 @@ def _product_art(cutout: Cutout, source: Image.Image | None, size: ImageSize,
     draw.ellipse((w / 2 - r, h * 0.5 - r, w / 2 + r, h * 0.5 + r), fill=(*disc, 255))
     placed, src, xy = _centred(cutout, size, 0.6, 0.6, 0.5)
     off = (xy[0] + int(0.025 * w), xy[1] + int(0.025 * w))
-    canvas.alpha_composite(_shadow_layer(placed.getchannel("A"), size, off, 0.5, 0.35,
-                                         tuple(int(c * 0.5) for c in block_b)))  # type: ignore[arg-type]
+    canvas.alpha_composite(
+        _shadow_layer(
+            placed.getchannel("A"), size, off, 0.5, 0.35, tuple(int(c * 0.5) for c in block_b)
+        )
+    )  # type: ignore[arg-type]
     return _finish(canvas, placed, src, xy)
 
 
 def detail_window(cutout: Cutout, aspect: float, share: float = 0.4) -> Box:
     """A window of the target aspect on the subject's most detailed part (for MACRO)."""
-    l, t, r, b = cutout.bbox
-    bw, bh = r - l, b - t
+    lft, t, r, b = cutout.bbox
+    bw, bh = r - lft, b - t
     W, H = cutout.rgba.size
     ww = min(float(W), max(16.0, (share * bw * bh * aspect) ** 0.5))
     wh = ww / aspect
     if wh > H:
         wh, ww = float(H), H * aspect
     # centre of gradient energy inside the subject, measured on a small copy
-    small = cutout.rgba.crop((l, t, r, b))
+    small = cutout.rgba.crop((lft, t, r, b))
     small.thumbnail((160, 160), Image.Resampling.BILINEAR)
     arr = np.asarray(small).astype(np.float32)
     gray = arr[..., :3].mean(axis=2)
@@ -303,19 +350,20 @@ def detail_window(cutout: Cutout, aspect: float, share: float = 0.4) -> Box:
     inside = arr[:-1, :-1, 3] > 200
     energy = (gx + gy) * inside
     if energy.sum() > 0:
-        ys, xs = np.mgrid[0:energy.shape[0], 0:energy.shape[1]]
+        ys, xs = np.mgrid[0 : energy.shape[0], 0 : energy.shape[1]]
         ex = (xs * energy).sum() / energy.sum() / small.width
         ey = (ys * energy).sum() / energy.sum() / small.height
-        cx, cy = l + (0.5 * ex + 0.25) * bw, t + (0.5 * ey + 0.25) * bh
+        cx, cy = lft + (0.5 * ex + 0.25) * bw, t + (0.5 * ey + 0.25) * bh
     else:
-        cx, cy = (l + r) / 2, (t + b) / 2
+        cx, cy = (lft + r) / 2, (t + b) / 2
     left = min(max(cx - ww / 2, 0), W - ww)
     top = min(max(cy - wh / 2, 0), H - wh)
     return int(round(left)), int(round(top)), int(round(left + ww)), int(round(top + wh))
 
 
-def _macro(cutout: Cutout, source: Image.Image | None, size: ImageSize,
-           opts: StyleOptions) -> tuple[Image.Image, Placement]:
+def _macro(
+    cutout: Cutout, source: Image.Image | None, size: ImageSize, opts: StyleOptions
+) -> tuple[Image.Image, Placement]:
     box = detail_window(cutout, size.aspect)
     crop = cutout.rgba.crop(box)
     # shallow depth of field: the backdrop around the subject blurred, the subject sharp
@@ -329,8 +377,9 @@ def _macro(cutout: Cutout, source: Image.Image | None, size: ImageSize,
     return out, Placement(box, (0, 0, size.width, size.height))
 
 
-def _dark_moody(cutout: Cutout, source: Image.Image | None, size: ImageSize,
-                opts: StyleOptions) -> tuple[Image.Image, Placement]:
+def _dark_moody(
+    cutout: Cutout, source: Image.Image | None, size: ImageSize, opts: StyleOptions
+) -> tuple[Image.Image, Placement]:
     xx, yy, w, h = _small_field(size, 4)
     t = (yy + 1) / 2
     top = np.array([40, 36, 42], np.float32)
@@ -345,8 +394,12 @@ def _dark_moody(cutout: Cutout, source: Image.Image | None, size: ImageSize,
     alpha = placed.getchannel("A")
     f = 2
     a_small = Image.new("L", (size.width // f, size.height // f), 0)
-    a_small.paste(alpha.resize((max(1, alpha.width // f), max(1, alpha.height // f)),
-                               Image.Resampling.BILINEAR), (xy[0] // f, xy[1] // f))
+    a_small.paste(
+        alpha.resize(
+            (max(1, alpha.width // f), max(1, alpha.height // f)), Image.Resampling.BILINEAR
+        ),
+        (xy[0] // f, xy[1] // f),
+    )
     spread = a_small.filter(ImageFilter.GaussianBlur(max(1.0, 0.008 * size.height)))
     a = np.asarray(a_small).astype(np.float32)
     s = np.asarray(spread).astype(np.float32)
@@ -358,8 +411,9 @@ def _dark_moody(cutout: Cutout, source: Image.Image | None, size: ImageSize,
     return _finish(canvas, placed, src, xy)
 
 
-def _solid_background(cutout: Cutout, source: Image.Image | None, size: ImageSize,
-                      opts: StyleOptions) -> tuple[Image.Image, Placement]:
+def _solid_background(
+    cutout: Cutout, source: Image.Image | None, size: ImageSize, opts: StyleOptions
+) -> tuple[Image.Image, Placement]:
     color = opts.brand_color or (255, 255, 255)
     canvas = Image.new("RGBA", (size.width, size.height), (*color, 255))
     placed, src, xy = _centred(cutout, size, 0.8, 0.8, 0.5)  # 10% padding each side
@@ -379,7 +433,10 @@ assert tuple(_COMPOSERS) == PRODUCT_STYLES
 
 
 def compose_style(
-    style: str, cutout: Cutout, source_img: Image.Image | None, size: ImageSize,
+    style: str,
+    cutout: Cutout,
+    source_img: Image.Image | None,
+    size: ImageSize,
     options: StyleOptions | None = None,
 ) -> tuple[Image.Image, Placement]:
     """Render a style and say where the subject went (tests check its pixels there)."""
@@ -397,7 +454,10 @@ def compose_style(
 
 
 def render_style(
-    style: str, cutout: Cutout, source_img: Image.Image | None, size: ImageSize,
+    style: str,
+    cutout: Cutout,
+    source_img: Image.Image | None,
+    size: ImageSize,
     options: StyleOptions | None = None,
 ) -> Image.Image:
     """One product style at exactly `size` (RGB)."""
@@ -405,8 +465,12 @@ def render_style(
 
 
 def _public(style: str) -> Callable[..., Image.Image]:
-    def fn(cutout: Cutout, source_img: Image.Image | None, size: ImageSize,
-           options: StyleOptions | None = None) -> Image.Image:
+    def fn(
+        cutout: Cutout,
+        source_img: Image.Image | None,
+        size: ImageSize,
+        options: StyleOptions | None = None,
+    ) -> Image.Image:
         return render_style(style, cutout, source_img, size, options)
 
     fn.__name__ = style

@@ -38,9 +38,6 @@ AI_BAD_REQUEST = "AI_BAD_REQUEST"
 AI_BAD_RESPONSE = "AI_BAD_RESPONSE"
 AI_REFUSED = "AI_REFUSED"
 
-NOTICE_QUOTA = "AI is unavailable (the provider's quota is used up); offline results were used."
-NOTICE_AUTH = "AI is unavailable (the API key was rejected); offline results were used."
-
 
 def provider_error(
     message: str,
@@ -396,14 +393,15 @@ def merge_analysis(base: ImageAnalysis, answer: Mapping[str, Any], provider: str
     mood = answer.get("mood", "").lower()
     if mood and mood not in keywords:
         keywords.append(mood)
-    reason = answer.get("product_reason") or base.product_reason
+    reason = answer.get("product_reason")
+    reason = f"{provider}: {reason}" if reason else base.product_reason
     return replace(
         base,
         description=answer["description"],
         keywords=keywords[:20],
         niches=niches[:3],
         is_product=bool(answer["is_product"]),
-        product_reason=f"{provider}: {reason}",
+        product_reason=reason,
         warnings=list(base.warnings),
         provider=provider,
     )

@@ -158,16 +158,10 @@ class GeminiProvider:
                 model=self.model, contents=contents, config=config
             )
 
-        try:
-            response = self.policy.run(
-                call, lambda e: classify_gemini_error(e, self.policy.max_wait_s)
-            )
-        except ProviderError as err:
-            if err.quota:
-                usage.notice(common.NOTICE_QUOTA)
-            elif err.code == common.AI_AUTH_FAILED:
-                usage.notice(common.NOTICE_AUTH)
-            raise
+        # failures propagate as ProviderError; the job tells the user (once) and falls back
+        response = self.policy.run(
+            call, lambda e: classify_gemini_error(e, self.policy.max_wait_s)
+        )
         meta = getattr(response, "usage_metadata", None)
         usage.record(
             NAME,
@@ -184,13 +178,12 @@ class GeminiProvider:
         schema: dict[str, Any],
         usage: Usage,
         validate: Callable[[dict[str, Any]], Any],
-        max_tokens: int,
     ) -> Any:
+        # no max_output_tokens: on thinking models it also caps the thoughts and cuts JSON
         config = types.GenerateContentConfig(
             system_instruction=system,
             response_mime_type="application/json",
             response_schema=prompts.gemini_schema(schema),
-            max_output_tokens=max_tokens,
         )
 
         def ask(previous: str | None, error: str | None) -> str:
@@ -217,7 +210,6 @@ class GeminiProvider:
             prompts.analysis_schema(),
             usage,
             common.validate_analysis,
-            1024,
         )
         return common.merge_analysis(request.baseline, answer, NAME)
 
@@ -241,7 +233,6 @@ class GeminiProvider:
             prompts.content_schema(platforms),
             usage,
             lambda d: common.validate_content(d, platforms),
-            800 * len(platforms) + 512,
         )
         return common.build_contents(
             answer, platforms, request.hashtag_limits, request.hashtag_candidates, NAME

@@ -44,7 +44,8 @@ def classify_openai_error(exc: Exception) -> ProviderError:
         status = exc.status_code
         code = (exc.code or "").lower()
         etype = (getattr(exc, "type", None) or "").lower()
-        if status == 429 and ("insufficient_quota" in (code, etype)):
+        # 402: OpenRouter and other gateways say "insufficient credits" this way
+        if status == 402 or (status == 429 and "insufficient_quota" in (code, etype)):
             return common.provider_error(
                 "The OpenAI quota is used up.", common.AI_QUOTA_EXCEEDED, quota=True
             )
@@ -126,14 +127,8 @@ class OpenAIProvider:
                 max_completion_tokens=max_tokens,
             )
 
-        try:
-            response = self.policy.run(call, classify_openai_error)
-        except ProviderError as err:
-            if err.quota:
-                usage.notice(common.NOTICE_QUOTA)
-            elif err.code == common.AI_AUTH_FAILED:
-                usage.notice(common.NOTICE_AUTH)
-            raise
+        # failures propagate as ProviderError; the job tells the user (once) and falls back
+        response = self.policy.run(call, classify_openai_error)
         u = getattr(response, "usage", None)
         usage.record(
             NAME, getattr(u, "prompt_tokens", 0) or 0, getattr(u, "completion_tokens", 0) or 0
@@ -189,7 +184,7 @@ class OpenAIProvider:
             prompts.analysis_schema(),
             usage,
             common.validate_analysis,
-            800,
+            4000,
         )
         return common.merge_analysis(request.baseline, answer, NAME)
 
@@ -218,7 +213,7 @@ class OpenAIProvider:
             prompts.content_schema(platforms),
             usage,
             lambda d: common.validate_content(d, platforms),
-            700 * len(platforms) + 400,
+            4000 + 1500 * len(platforms),
         )
         return common.build_contents(
             answer, platforms, request.hashtag_limits, request.hashtag_candidates, NAME
@@ -247,7 +242,7 @@ class OpenAIProvider:
             prompts.accounts_schema_for(platforms),
             usage,
             common.validate_accounts,
-            300 + 150 * len(platforms),
+            4000 + 300 * len(platforms),
         )
         suggested = []
         for item in answer:
