@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.app import build_application  # noqa: E402
 from bot.context import SERVICES_KEY  # noqa: E402
+from bot.jobs import job_workers  # noqa: E402
 from socialopt.settings import Secret, Settings  # noqa: E402
 from tests.fake_telegram import Call, FakeTelegram  # noqa: E402
 
@@ -138,7 +139,7 @@ async def run(users: int, platforms: tuple[str, ...], photo_path: Path) -> dict[
         "platforms": list(platforms),
         "photo": photo_path.name,
         "max_concurrent_jobs": settings.max_concurrent_jobs,
-        "max_workers": settings.max_workers,
+        "threads_per_job": job_workers(settings),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "first_answer": summary([r["first_answer"] for r in results]),

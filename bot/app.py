@@ -139,6 +139,8 @@ def build_application(
         builder = builder.base_url(settings.telegram_api_base_url)
     if settings.telegram_file_base_url:
         builder = builder.base_file_url(settings.telegram_file_base_url)
+    if settings.telegram_local_mode:
+        builder = builder.local_mode(True)  # files come as local paths; no 20 MB cap
     app = builder.build()
     app.bot_data[_WIRING_KEY] = _Wiring(settings, repository, services, executor)
 
@@ -151,6 +153,7 @@ def build_application(
     # F2's modules first: their /settings conversation must see a logo upload before the
     # photo conversation does; the photo flow's commands come last.
     app.add_handlers(_f2_handlers() + conversation_and_buttons + common.handlers())
+    app.add_handler(common.fallback_handler())
     app.add_error_handler(error_handler)
     return app
 

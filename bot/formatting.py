@@ -7,10 +7,14 @@ counts after parsing entities, so a chunk that passes here passes there.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pipeline.captions import post_text
 from pipeline.models import Account, PlatformContent, PlatformResult, PostingTime
 from pipeline.platforms import PLATFORMS, get_spec
 
@@ -47,6 +51,15 @@ def display_name(platform: str) -> str:
     """`instagram` -> `Instagram`, unknown keys title-cased."""
     spec = PLATFORMS.get(platform)
     return spec.display_name if spec else platform.title()
+
+
+def local_time(moment: datetime | None, timezone: str) -> str:
+    """`25 Nov 14:02` in `timezone` (UTC kept when the zone is unknown); `?` for no time."""
+    if moment is None:
+        return "?"
+    with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+        moment = moment.astimezone(ZoneInfo(timezone))
+    return moment.strftime("%d %b %H:%M")
 
 
 # -- splitting ---------------------------------------------------------------------------------
@@ -215,17 +228,20 @@ def accounts_block(accounts: Iterable[Account], *, title: str = "Accounts to tag
     return lines
 
 
-def _content_lines(content: PlatformContent) -> list[str]:
+def _content_lines(platform: str, content: PlatformContent) -> list[str]:
+    """Title, the ready-to-post caption in <pre>, hashtags in <code>, alt text.
+
+    On X the hashtags belong in the post (they count in its 280), so the <pre> block holds
+    caption and hashtags together, as `captions.post_text` builds it for results.json."""
     lines: list[str] = []
     if content.title:
         lines += ["<b>Title</b>", f"<code>{escape(content.title)}</code>", ""]
-    lines += ["<b>Caption</b> (tap to copy)", f"<pre>{escape(content.caption.strip())}</pre>"]
+    in_post = platform == "x"
+    text = post_text(content, get_spec(platform)) if in_post else content.caption
+    lines += ["<b>Caption</b> (tap to copy)", f"<pre>{escape(text.strip())}</pre>"]
     if content.hashtags:
-        lines += [
-            "",
-            "<b>Hashtags for the first comment</b>",
-            f"<code>{escape(content.first_comment)}</code>",
-        ]
+        label = "Hashtags (already in the post)" if in_post else "Hashtags for the first comment"
+        lines += ["", f"<b>{label}</b>", f"<code>{escape(content.first_comment)}</code>"]
     if content.alt_text:
         lines += ["", "<b>Alt text</b>", f"<i>{escape(content.alt_text)}</i>"]
     return lines
@@ -246,7 +262,7 @@ def platform_message(result: PlatformResult, *, timezone: str) -> list[str]:
     if result.niches:
         lines.append("<i>Niches: " + escape(", ".join(n.name for n in result.niches)) + "</i>")
     if result.content is not None:
-        lines += [""] + _content_lines(result.content)
+        lines += [""] + _content_lines(result.platform, result.content)
     times = _times_block(_posting_times(result, timezone), timezone)
     if times:
         lines += [""] + times
@@ -261,4 +277,4 @@ def content_message(platform: str, content: PlatformContent) -> list[str]:
     head = f"<b>{escape(display_name(platform))}</b>"
     if content.provider and content.provider != "offline":
         head += f" <i>(written by {escape(content.provider)})</i>"
-    return split_message("\n".join([head, ""] + _content_lines(content)))
+    return split_message("\n".join([head, ""] + _content_lines(platform, content)))

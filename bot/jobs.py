@@ -127,7 +127,7 @@ class JobRunner:
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking `fn` in the job executor and await its result."""
         loop = asyncio.get_running_loop()
-        return fn(*args, **kwargs)
+        return await loop.run_in_executor(self.executor, partial(fn, *args, **kwargs))
 
     def submit(
         self,

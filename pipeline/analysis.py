@@ -42,7 +42,7 @@ PALETTE: dict[str, tuple[int, int, int]] = {
     "navy": (20, 30, 90),
     "purple": (120, 50, 150),
     "lavender": (180, 160, 220),
-    "skin tone": (215, 160, 130),
+    "peach": (215, 160, 130),
 }
 
 _STOPWORD_LINES = (
@@ -196,12 +196,15 @@ def analyse_image(
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     saturation = float(hsv[..., 1].mean()) / 255.0
     tone = "warm" if r - b > 12 else "cool" if b - r > 12 else "neutral"
-    if saturation < 0.08:
+    if saturation < 0.03:
+        tone = "black-and-white"
+    elif saturation < 0.08:
         tone = "muted"
     light = _level(brightness, ("dark", "", "bright"), 0.3, 0.65)
 
     # Description: only what was measured, plus the user's own words, quoted as theirs.
-    adjectives = ", ".join(a for a in (light, f"{tone}-toned") if a)
+    tone_word = tone if tone in ("muted", "black-and-white") else f"{tone}-toned"
+    adjectives = ", ".join(a for a in (light, tone_word) if a)
     kind = f"{orientation}-format photo" if orientation != "square" else "square photo"
     text = f"A {adjectives} {kind}"
     if face_boxes:
@@ -221,7 +224,7 @@ def analyse_image(
 
     keywords = _keywords(description)
     for c in colors[:3]:
-        if c.share >= 0.1 and c.name not in keywords and c.name != "skin tone":
+        if c.share >= 0.1 and c.name not in keywords:
             keywords.append(c.name)
     cues: list[str] = []
     if face_boxes:
@@ -233,7 +236,7 @@ def analyse_image(
         cues.append(light)
     if saturation > 0.45:
         cues.append("colorful")
-    if tone in ("warm", "cool"):
+    if tone in ("warm", "cool", "black-and-white"):
         cues.append(tone)
     keywords += [c for c in cues if c not in keywords]
 

@@ -266,8 +266,8 @@ class _Preview:
     detect_faces and analyse_image reuse them instead of reducing the full image again.
     """
 
-    def __init__(self, data: bytes, size: tuple[int, int], oriented: tuple[int, int]) -> None:
-        self.data, self.size, self.oriented = data, size, oriented
+    def __init__(self, data: bytes, oriented: tuple[int, int]) -> None:
+        self.data, self.oriented = data, oriented
         self.work: Image.Image | None = None
         self.faces: list | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -337,12 +337,12 @@ class _Preview:
 
 
 def _start_preview(data: bytes, img: Image.Image, oriented: tuple[int, int]) -> _Preview | None:
-    """A preview thread for large, not draft-reduced-to-small JPEGs; None otherwise."""
+    """A preview thread for large RGB/grey JPEGs (the decode may be draft-reduced)."""
     if (img.format or "").upper() not in ("JPEG", "MPO") or img.mode not in ("RGB", "L"):
         return None
     if max(img.size) < 1600:
         return None
-    return _Preview(data, img.size, oriented)
+    return _Preview(data, oriented)
 
 
 def load_image(

@@ -27,7 +27,7 @@ from pipeline import captions, hashtags, niches, posting
 from pipeline.analysis import analyse_image
 from pipeline.contact_sheet import make_contact_sheet
 from pipeline.errors import OptionsError, ProviderError, SocialOptError
-from pipeline.intake import IntakeLimits, SourceImage, load_image
+from pipeline.intake import IntakeLimits, SourceImage, decode_size_for, load_image
 from pipeline.models import (
     LANGUAGES,
     OUTPUT_FORMATS,
@@ -113,25 +113,13 @@ def _default_services() -> Services:
     return _OFFLINE_SERVICES
 
 
-def _draft_size(data: bytes, specs: list[PlatformSpec]) -> tuple[int, int] | None:
-    """The smallest decode size from which every platform's crop needs no upscaling."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            width, height = im.size
-            if im.format != "JPEG":
-                return None
-            if im.getexif().get(0x0112) in (5, 6, 7, 8):
-                width, height = height, width
-    except Exception:  # noqa: BLE001 - intake reports the real problem
-        return None
-    scale = 0.0
-    for spec in specs:
-        size = spec.choose_size(width, height)
-        crop_w = min(width, height * size.aspect)
-        scale = max(scale, size.width / crop_w)
-    if scale >= 1:
-        return None
-    return (int(width * scale) + 1, int(height * scale) + 1)
+def _draft_size(specs: list[PlatformSpec]) -> tuple[int, int]:
+    """The decode size that keeps full detail for every size these platforms may use."""
+    return decode_size_for(
+        (size.width, size.height)
+        for spec in specs
+        for size in (spec.sizes if spec.auto_aspect else (spec.default_size,))
+    )
 
 
 class _Progress:
@@ -488,7 +476,7 @@ def run_job(
     }
     # steps: intake, analysis, content, one per platform, [product], done
     report = _Progress(progress, total=len(specs) + 4 + bool(options.product_styles))
-    source = load_image(image, limits, draft_size=_draft_size(image, list(specs.values())))
+    source = load_image(image, limits, draft_size=_draft_size(list(specs.values())))
     if options.source_name:
         source = replace(source, info=replace(source.info, name=options.source_name))
     timings["intake"] = time.perf_counter() - started
@@ -542,7 +530,7 @@ def run_job(
             [
                 (
                     f"{specs[k].display_name} {r.image.width}x{r.image.height}",
-                    Image.open(io.BytesIO(r.image.data)),
+                    r.image,
                 )
                 for k, r in results.items()
                 if r.image is not None

@@ -20,7 +20,7 @@ WORK_SIDE = 512  # shared small copy: faces, focus and analysis all start from i
 FOCUS_SIDE = 384  # long side of the copy the focus map is computed on
 FACE_PIXELS = 512 * 384  # faces are searched on a copy of about this many pixels
 FACE_WEIGHT = 3.0  # faces together weigh this many times the rest of the map
-PRIOR_BASE = 0.6  # centre prior: weight at the far corners relative to the centre, squared
+PRIOR_BASE = 0.6  # centre prior: weights scale by PRIOR_BASE..1 (corner..centre), 1.0 = off
 
 _cascades: queue.SimpleQueue[cv2.CascadeClassifier] = queue.SimpleQueue()
 

@@ -139,6 +139,7 @@ class Settings:
     telegram_bot_token: Secret = field(default_factory=lambda: Secret(""))
     telegram_api_base_url: str = ""
     telegram_file_base_url: str = ""
+    telegram_local_mode: bool = False  # a self-hosted `telegram-bot-api --local` server
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     allowed_user_ids: tuple[int, ...] = ()
     jobs_per_hour: int = 20
@@ -231,6 +232,7 @@ class Settings:
             telegram_bot_token=Secret(_str("TELEGRAM_BOT_TOKEN")),
             telegram_api_base_url=_str("TELEGRAM_API_BASE_URL"),
             telegram_file_base_url=_str("TELEGRAM_FILE_BASE_URL"),
+            telegram_local_mode=_bool("TELEGRAM_LOCAL_MODE", defaults.telegram_local_mode),
             webhook_secret=Secret(_str("TELEGRAM_WEBHOOK_SECRET")),
             allowed_user_ids=allowed,
             jobs_per_hour=_int("JOBS_PER_HOUR", defaults.jobs_per_hour),

@@ -306,8 +306,10 @@ class FakeTelegram:
             calls, start = self.calls, scanned
             scanned = len(calls)
             for c in calls[start:]:
-                if c.chat_id == chat_id and (not methods or c.method in methods) and (
-                    match is None or match(c)
+                if (
+                    c.chat_id == chat_id
+                    and (not methods or c.method in methods)
+                    and (match is None or match(c))
                 ):
                     return c
             return None

@@ -393,6 +393,8 @@ async def test_profiles_add_list_and_remove(env: Env) -> None:
     assert "Saved" in env.request.sent()[-1].text
     saved = await env.repo.list_accounts(USER_ID)
     assert [a.handle for a in saved] == ["@bean_lovers"]
+    await env.command("/profiles list")
+    assert "@bean_lovers" in env.request.sent()[-1].text
     await env.command("/profiles remove @bean_lovers")
     assert "Removed" in env.request.sent()[-1].text
     assert await env.repo.list_accounts(USER_ID) == []
@@ -401,9 +403,9 @@ async def test_profiles_add_list_and_remove(env: Env) -> None:
 
 
 async def test_profiles_add_with_platform_and_invalid_handle(env: Env) -> None:
-    await env.command("/profiles add @shop.berlin coffee instagram")
+    await env.command("/profiles add @shop.berlin Interior Design instagram")
     (acc,) = await env.repo.list_accounts(USER_ID)
-    assert acc.platform == "instagram" and acc.niche == "coffee"
+    assert acc.platform == "instagram" and acc.niche == "interior_design"
     await env.command("/profiles add @@no!good coffee")
     assert "INVALID_HANDLE" in env.request.sent()[-1].text
     assert len(await env.repo.list_accounts(USER_ID)) == 1
@@ -456,6 +458,8 @@ async def test_profiles_uses_ai_finder_and_falls_back(env: Env) -> None:
     text = env.request.sent("editMessageText")[-1].text
     assert "@roastery" in text and "check before tagging" in text
     finder.fail = True
+    await env.press("pr:p:instagram")  # asked before: answered from the cache
+    assert "@roastery" in env.request.sent("editMessageText")[-1].text
     await env.press("pr:p:x")
     text = env.request.sent("editMessageText")[-1].text
     assert "@roastery" not in text and "AI_QUOTA_EXCEEDED" in text
@@ -492,6 +496,9 @@ async def test_history_resend_sends_files_and_texts(env: Env) -> None:
     assert "sendPhoto" in methods and "sendDocument" in methods
     texts = env.request.texts()
     assert "Old caption" in texts and "<b>X</b>" in texts
+    closing = env.request.sent()[-1]
+    assert "sessA" in closing.text
+    assert "c:sessA" in [d for _, d in closing.buttons()]  # the closing keyboard again
 
 
 async def test_history_resend_is_scoped_to_owner(env: Env) -> None:
@@ -635,15 +642,34 @@ async def test_after_a_logo_upload_the_next_photo_is_a_photo(env: Env) -> None:
     env.request.files["photo3"] = _jpeg()
     photo = [PhotoSize("photo3", "uphoto3", 50, 50, file_size=10)]
     await env.app.process_update(update_for(make_message(env.app, photo=photo)))
-    assert (await env.repo.get_user(USER_ID)).logo_path
-    assert env.passed_on == []
+    logo = (await env.repo.get_user(USER_ID)).logo_path
+    assert logo and env.passed_on == []
     await env.app.process_update(update_for(make_message(env.app, photo=photo)))
     assert len(env.passed_on) == 1
+    # Adjusting the placement or reopening the submenu does not wait for an upload either.
+    await env.press("s:logo")
+    assert ("⬆️ Replace logo", "s:lnew") in env.request.sent("editMessageText")[-1].buttons()
+    await env.press("s:lp:center")
+    await env.app.process_update(update_for(make_message(env.app, photo=photo)))
+    assert len(env.passed_on) == 2
+    # Replace does.
+    await env.press("s:lnew")
+    await env.app.process_update(update_for(make_message(env.app, photo=photo)))
+    assert len(env.passed_on) == 2
+    assert "Logo saved" in env.request.sent()[-1].text
 
 
 async def test_settings_cancel_closes_the_step(env: Env) -> None:
     await env.press("s:tz")
     await env.command("/cancel")
-    assert "Settings closed" in env.request.sent()[-1].text
+    assert "Cancelled" in env.request.sent()[-1].text
     await env.text("Europe/Paris")
     assert (await env.repo.get_user(USER_ID)).timezone == "UTC"
+
+
+async def test_cancel_outside_a_step_belongs_to_the_photo_flow(env: Env) -> None:
+    await env.command("/settings")
+    await env.press("s:lang")
+    await env.command("/cancel")
+    assert len(env.passed_on) == 1  # the photo flow's /cancel got it
+    assert "Cancelled" not in env.request.texts()

@@ -170,7 +170,7 @@ async def test_caption_from_text(fake: FakeTelegram, tmp_path: Path) -> None:
 async def test_profiles_add_topic_remove(fake: FakeTelegram, tmp_path: Path) -> None:
     async with bot(fake, tmp_path) as app:
         await command(fake, ANA, "/profiles add @lisbon.coffee coffee", "Saved")
-        await command(fake, ANA, "/profiles add not a handle!", "INVALID_HANDLE")
+        await command(fake, ANA, "/profiles add @@bad!handle coffee", "INVALID_HANDLE")
         picker = await command(fake, ANA, "/profiles coffee roasting", "Pick the platform")
         shown = await press(fake, ANA, picker, "pr:p:x", "Accounts to tag")
         assert "@lisbon.coffee" in shown.text and "your list" in shown.text

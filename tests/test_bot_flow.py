@@ -435,7 +435,7 @@ async def test_a_failing_job_tells_one_sentence_and_redacts_secrets(
     settings = Settings(**{**settings.__dict__, "ai_provider": "offline"})
     executor = FailingExecutor(secret_key)
     app = build_application(settings, executor=executor)
-    app.add_handler(CommandHandler("boom", _boom))
+    app.add_handler(CommandHandler("boom", _boom), group=-2)
     caplog.set_level(logging.INFO)
     try:
         async with running(app):
@@ -634,3 +634,38 @@ async def test_ai_and_logo_options_only_when_available(fake: FakeTelegram, tmp_p
         fake.press(ALICE, kb_a.result["message_id"], "p:opt:product")
         edit = await fake.wait_call(ALICE, "editMessageReplyMarkup", since=mark)
         assert "✅ Product photos" in [label for label, _ in edit.buttons()]
+
+
+def test_webhook_mode_uses_the_url_path_and_a_secret_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.run import run_bot
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(Application, "run_webhook", lambda self, **kw: seen.update(kw))
+    settings = Settings(data_dir=tmp_path, telegram_bot_token=Secret("123:abc"))
+    run_bot(settings, webhook_url="https://bot.example.com/tg/hook", port=8444)
+    assert seen["url_path"] == "tg/hook" and seen["port"] == 8444
+    assert seen["webhook_url"] == "https://bot.example.com/tg/hook"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32,256}", seen["secret_token"])
+    with pytest.raises(BotSetupError):
+        run_bot(settings, webhook_url="not a url")
+
+
+async def test_other_messages_get_a_hint(fake: FakeTelegram, tmp_path: Path) -> None:
+    app = build_application(settings_for(fake, tmp_path))
+    async with running(app):
+        fake.send_text(ALICE, "hello there")
+        assert "Send me a photo" in (await fake.wait_call(ALICE, "sendMessage")).text
+        mark = len(fake.calls)
+        fake.send_command(ALICE, "/frobnicate")
+        await fake.wait_text(ALICE, "do not know that command", since=mark)
+
+
+async def test_a_failed_download_is_a_friendly_error(fake: FakeTelegram, tmp_path: Path) -> None:
+    fake.fail_methods["getFile"] = (400, "Bad Request: file is too big")
+    app = build_application(settings_for(fake, tmp_path))
+    async with running(app):
+        fake.send_document(ALICE, COFFEE, "coffee.jpg")
+        reply = await fake.wait_call(ALICE, "sendMessage")
+        assert reply.text.endswith("(DOWNLOAD_FAILED)") and "too big" in reply.text

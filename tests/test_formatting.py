@@ -189,3 +189,12 @@ def test_content_message_with_title(platform: str) -> None:
     assert "<code>Pin &lt;title&gt;</code>" in text
     assert "<pre>Caption &amp; more</pre>" in text
     assert "written by openai" in text
+
+
+def test_x_caption_carries_its_hashtags() -> None:
+    content = PlatformContent("Morning brew", ["#Coffee", "#Latte"])
+    (text,) = content_message("x", content)
+    assert "<pre>Morning brew #Coffee #Latte</pre>" in text
+    assert "already in the post" in text and "first comment" not in text
+    (text,) = content_message("instagram", content)
+    assert "<pre>Morning brew</pre>" in text and "first comment" in text

@@ -20,7 +20,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
-from bot.formatting import content_message, escape
+from bot.formatting import content_message, escape, local_time
 from pipeline import captions, hashtags, niches
 from pipeline.errors import ProviderError
 from pipeline.models import TONES, ImageAnalysis, Niche, PlatformContent, Usage
@@ -235,7 +235,7 @@ async def _for_session(
     label = f", {tone}" if tone else ""
     header = (
         f"✍️ <b>New captions</b> (variant {variant}{label}) for your photo from "
-        f"{escape((session.started_at or '')[:10])}:"
+        f"{escape(local_time(session.started, user.timezone))}:"
     )
     await _send(context, chat_id, result, header, _tone_keyboard(session.id))
 
@@ -266,8 +266,9 @@ async def caption_command(update: Update, context: BotContext) -> None:
         tone = args[0].lower() if args else ""
         session = await context.svc.repo.last_session(uid)
         await _for_session(context, chat_id, uid, session, tone)
-    else:
-        await _from_text(context, chat_id, uid, " ".join(args))
+    else:  # the text as typed, line breaks kept
+        text = (update.effective_message.text or "").split(maxsplit=1)[1]
+        await _from_text(context, chat_id, uid, text.strip())
 
 
 async def caption_button_pressed(update: Update, context: BotContext) -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import ApplicationHandlerStop, BaseHandler, CommandHandler, TypeHandler
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from bot.context import BotContext
 
@@ -66,6 +73,16 @@ async def skip_outside(update: Update, context: BotContext) -> None:
     await update.effective_message.reply_text("Nothing to skip. Send a photo to start.")
 
 
+async def anything_else(update: Update, context: BotContext) -> None:
+    """Any other message: say what the bot expects."""
+    message = update.effective_message
+    if message.text and message.text.startswith("/"):
+        text = "I do not know that command. Send /help to see what I can do."
+    else:
+        text = "Send me a photo (or an image as a file) to start. /help explains more."
+    await message.reply_text(text)
+
+
 async def allowed_gate(update: Update, context: BotContext) -> None:
     """Stop updates from users outside ALLOWED_USER_IDS (when the list is set)."""
     allowed = context.svc.settings.allowed_user_ids
@@ -92,3 +109,8 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("cancel", cancel_outside),
         CommandHandler("skip", skip_outside),
     ]
+
+
+def fallback_handler() -> BaseHandler:
+    """The last handler: a hint for messages nothing else took (private chats only)."""
+    return MessageHandler(filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, anything_else)

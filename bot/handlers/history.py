@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
-from bot.formatting import display_name, escape, platform_message
+from bot.delivery import closing_keyboard
+from bot.formatting import display_name, escape, local_time, platform_message
 from pipeline.models import PlatformContent, PlatformResult, RenderedImage
 from pipeline.serialize import account_from_dict, posting_time_from_dict
 from storage.records import SessionRecord
@@ -34,12 +33,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 def when(session: SessionRecord, timezone: str) -> str:
     """`25 Nov 14:02` in the user's time zone."""
-    moment = session.started
-    if moment is None:
-        return "?"
-    with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
-        moment = moment.astimezone(ZoneInfo(timezone))
-    return moment.strftime("%d %b %H:%M")
+    return local_time(session.started, timezone)
 
 
 def history_text(sessions: list[SessionRecord], timezone: str) -> str:
@@ -49,10 +43,10 @@ def history_text(sessions: list[SessionRecord], timezone: str) -> str:
         icon = STATUS_ICONS.get(s.status, "•")
         names = ", ".join(display_name(p) for p in s.platforms) or "—"
         line = f"{i}. {escape(when(s, timezone))} · {escape(names)} · {icon} {escape(s.status)}"
-        if s.description:
-            line += f"\n    <i>{escape(s.description[:60])}</i>"
         if s.status == "failed" and s.error_code:
             line += f" ({escape(s.error_code)})"
+        if s.description:
+            line += f"\n    <i>{escape(s.description[:60])}</i>"
         lines.append(line)
     return "\n".join(lines)
 
@@ -110,31 +104,25 @@ async def resend_session(
             await context.bot.send_photo(chat_id, fh, caption="All crops at a glance")
     for platform, data in (results.get("platforms") or {}).items():
         name = data.get("processed_image")
-        path = folder / name if name else None
+        path = folder / Path(name).name if name else None  # never outside the session folder
         if path is not None and path.is_file():
+            image = data.get("image") or {}
+            caption = f"{display_name(platform)} · {image.get('width')}×{image.get('height')}"
             with path.open("rb") as fh:
-                await context.bot.send_document(chat_id, fh, filename=path.name)
+                await context.bot.send_document(chat_id, fh, filename=path.name, caption=caption)
         for chunk in platform_message(
             platform_result_from_dict(platform, data), timezone=timezone
         ):
             await context.bot.send_message(
                 chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
             )
-
-
-async def _deliver(
-    context: BotContext, chat_id: int, session: SessionRecord, timezone: str
-) -> None:
-    """F1's delivery of a stored session when it exists, else the folder resend above."""
-    try:
-        from bot import delivery
-    except ImportError:
-        delivery = None
-    deliver = getattr(delivery, "deliver_stored_session", None)
-    if deliver is None:
-        await resend_session(context, chat_id, session, timezone)
-        return
-    await deliver(context, chat_id, session)
+    product = bool((results.get("product") or {}).get("is_product"))
+    await context.bot.send_message(
+        chat_id,
+        f"That was session <code>{escape(session.id)}</code>.",
+        parse_mode=ParseMode.HTML,
+        reply_markup=closing_keyboard(session.id, product=product),
+    )
 
 
 async def history_command(update: Update, context: BotContext) -> None:
@@ -169,7 +157,7 @@ async def history_button_pressed(update: Update, context: BotContext) -> None:
     await context.bot.send_message(
         chat_id, f"Sending your results from {when(session, user.timezone)} again…"
     )
-    await _deliver(context, chat_id, session, user.timezone)
+    await resend_session(context, chat_id, session, user.timezone)
 
 
 def handlers() -> list[BaseHandler]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -105,8 +106,14 @@ async def _download(message: Message, context: BotContext) -> tuple[bytes, str]:
             "Telegram lets bots download files up to 20 MB. Please send a smaller image.",
             code="IMAGE_TOO_LARGE",
         )
-    tg_file = await item.get_file()
-    return bytes(await tg_file.download_as_bytearray()), name
+    try:
+        tg_file = await item.get_file()
+        return bytes(await tg_file.download_as_bytearray()), name
+    except TelegramError as exc:
+        raise IntakeError(
+            f"I could not download the file from Telegram ({exc}). Please send it again.",
+            code="DOWNLOAD_FAILED",
+        ) from exc
 
 
 # -- keyboard ----------------------------------------------------------------------------------
@@ -309,7 +316,12 @@ async def _start(update: Update, context: BotContext, description: str) -> int:
     )
     try:
         sid = await start_photo_job(
-            svc, context.bot, user_id=uid, chat_id=chat_id, image=draft.image, options=options,
+            svc,
+            context.bot,
+            user_id=uid,
+            chat_id=chat_id,
+            image=draft.image,
+            options=options,
             status_message_id=draft.prompt_id or None,
         )
     except SocialOptError as exc:

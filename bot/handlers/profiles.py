@@ -35,12 +35,14 @@ log = logging.getLogger(__name__)
 PREFIX = "pr:"  # pr:p:<platform> shows accounts; pr:s:<session_id> starts from a session
 CLOSING_PREFIX = "d:prof:"  # the Profiles button of bot.delivery's closing message: d:prof:<sid>
 QUERY_KEY = "profiles_query"
+CACHE_KEY = "profiles_found"  # AI answers by (niches, description, platform) for this user
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 USAGE = (
     "<b>/profiles</b> — accounts to tag for your last photo\n"
     "<b>/profiles</b> <i>topic</i> — accounts for a topic\n"
     "<b>/profiles add</b> @handle <i>niche</i> [<i>platform</i>] — save one of your own\n"
-    "<b>/profiles remove</b> @handle — forget it"
+    "<b>/profiles remove</b> @handle — forget it\n"
+    "<b>/profiles list</b> — your saved accounts"
 )
 OFFLINE_NOTE = (
     "AI account discovery is off, and I never invent handles: these are your saved accounts "
@@ -87,6 +89,17 @@ def merge_accounts(saved: list[Account], found: list[Account], platform: str) ->
             seen.add(ident)
             out.append(acc)
     return out
+
+
+def niche_key(text: str) -> str:
+    """A taxonomy key when the text names a niche (`Interior design` -> `interior_design`),
+    else the text itself, lowercased."""
+    folded = " ".join(text.lower().split())
+    key = folded.replace(" ", "_")
+    if niches_mod.niche_info(key) is not None:
+        return key
+    by_name = {info.name.lower(): k for k, info in niches_mod.NICHES.items()}
+    return by_name.get(folded, folded)
 
 
 def _platform_keyboard(platforms: tuple[str, ...]) -> InlineKeyboardMarkup:
@@ -144,7 +157,7 @@ async def _add(update: Update, context: BotContext, args: list[str]) -> None:
             "'.' or '_', like <code>@my_brand</code>. (INVALID_HANDLE)"
         )
         return
-    niche = " ".join(words).strip().lower()
+    niche = niche_key(" ".join(words))
     try:
         account = await context.svc.repo.add_account(
             update.effective_user.id, handle, niche, platform
@@ -171,6 +184,15 @@ async def _remove(update: Update, context: BotContext, args: list[str]) -> None:
         await message.reply_html(f"<code>{escape(args[0])}</code> is not in your saved accounts.")
 
 
+async def _list(update: Update, context: BotContext) -> None:
+    saved = await context.svc.repo.list_accounts(update.effective_user.id)
+    if not saved:
+        await update.effective_message.reply_html("You have no saved accounts yet.\n\n" + USAGE)
+        return
+    for chunk in split_message("\n".join(accounts_block(saved, title="Your accounts"))):
+        await update.effective_message.reply_html(chunk, link_preview_options=NO_PREVIEW)
+
+
 async def profiles_command(update: Update, context: BotContext) -> None:
     """/profiles [topic | add @handle niche | remove @handle]."""
     args = context.args or []
@@ -180,6 +202,9 @@ async def profiles_command(update: Update, context: BotContext) -> None:
         return
     if sub in ("remove", "rm", "delete"):
         await _remove(update, context, args[1:])
+        return
+    if sub in ("list", "mine") and len(args) == 1:
+        await _list(update, context)
         return
     uid = update.effective_user.id
     if args:
@@ -202,8 +227,16 @@ async def _accounts_text(
 ) -> str:
     saved = await context.svc.repo.list_accounts(uid, platform=platform)
     request = AccountsRequest(query.niches, platform, tuple(saved), query.description)
-    loop = asyncio.get_running_loop()
-    found = await loop.run_in_executor(None, partial(find_accounts, context.svc.services, request))
+    cache = context.user_data.setdefault(CACHE_KEY, {})
+    key = (tuple(n.key for n in query.niches), query.description, platform)
+    found = cache.get(key)
+    if found is None:  # pressing a platform again must not pay for another AI call
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            None, partial(find_accounts, context.svc.services, request)
+        )
+        if not found.offline:
+            cache[key] = found
     items = merge_accounts(saved, found.accounts, platform)
     names = ", ".join(n.name for n in query.niches)
     lines = [f"👥 <b>{escape(display_name(platform))}</b> — {escape(names)}", ""]

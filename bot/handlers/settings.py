@@ -42,7 +42,8 @@ from pipeline.models import LANGUAGES, LOGO_POSITIONS, OUTPUT_FORMATS
 from pipeline.platforms import PLATFORM_KEYS
 from storage.records import UserSettings
 
-MENU, TIMEZONE, LOGO = range(3)
+TIMEZONE, LOGO = range(2)  # the steps that wait for a message
+MENU = ConversationHandler.END  # not waiting: the menu's buttons are entry points
 STEP_TTL_S = 10 * 60
 PREFIX = "s:"
 LOGO_SIZES = (10, 15, 20, 25)
@@ -113,6 +114,17 @@ class EndStepOn(MessageHandler):
         if uid is not None and super().check_update(update):
             STEPS.stop(uid)
         return False
+
+
+class StepCommandHandler(CommandHandler):
+    """A CommandHandler that matches only while the user's waiting step is fresh: a /cancel
+    long after an abandoned prompt belongs to whatever the user is doing now."""
+
+    def check_update(self, update: object) -> bool | object | None:
+        uid = _uid(update)
+        if uid is None or not STEPS.fresh(uid):
+            return False
+        return super().check_update(update)
 
 
 async def _never_called(update: Update, context: BotContext) -> None:  # pragma: no cover
@@ -204,8 +216,9 @@ def format_keyboard(current: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([buttons, [BACK]])
 
 
-def logo_keyboard(user: UserSettings) -> InlineKeyboardMarkup:
-    rows = [[BACK]]
+def logo_keyboard(user: UserSettings, *, uploading: bool = False) -> InlineKeyboardMarkup:
+    """Placement buttons when a logo exists; an upload button when not waiting for one."""
+    rows: list[list[InlineKeyboardButton]] = []
     if user.logo_path:
         positions = [
             _button(("✅ " if p == user.logo_position else "") + p, f"lp:{p}")
@@ -215,17 +228,20 @@ def logo_keyboard(user: UserSettings) -> InlineKeyboardMarkup:
             _button(("✅ " if s == user.logo_size_pct else "") + f"{s} %", f"ls:{s}")
             for s in LOGO_SIZES
         ]
-        rows = _rows(positions, 2) + [sizes, [_button("🗑 Remove logo", "lrm"), BACK]]
-    return InlineKeyboardMarkup(rows)
+        rows = _rows(positions, 2) + [sizes, [_button("🗑 Remove logo", "lrm")]]
+    if not uploading:
+        rows.append([_button("⬆️ Replace logo" if user.logo_path else "⬆️ Upload a logo", "lnew")])
+    return InlineKeyboardMarkup(rows + [[BACK]])
 
 
-def logo_text(user: UserSettings) -> str:
-    if not user.logo_path:
-        return f"🖼 <b>Logo</b>: none yet.\n\n{LOGO_PROMPT}"
-    return (
-        f"🖼 <b>Logo</b>: {escape(user.logo_position)}, {user.logo_size_pct:g} % of the width."
-        f"\n\nSend another image to replace it. {LOGO_PROMPT}"
-    )
+def logo_text(user: UserSettings, *, uploading: bool = False) -> str:
+    if user.logo_path:
+        text = (
+            f"🖼 <b>Logo</b>: {escape(user.logo_position)}, {user.logo_size_pct:g} % of the width."
+        )
+    else:
+        text = "🖼 <b>Logo</b>: none."
+    return text + (f"\n\n{LOGO_PROMPT}" if uploading else "")
 
 
 def logo_path(context: BotContext, uid: int) -> Path:
@@ -326,7 +342,7 @@ async def settings_button(update: Update, context: BotContext) -> int:
     elif action == "ft" and value in OUTPUT_FORMATS:
         user = await repo.update_user(uid, output_format=value)
         await _edit(update, "Image format for results:", format_keyboard(user.output_format))
-    elif action in ("logo", "lp", "ls", "lrm"):
+    elif action in ("logo", "lnew", "lp", "ls", "lrm"):
         return await _logo_button(update, context, user, action, value)
     elif action == "close":
         await _edit(
@@ -342,6 +358,8 @@ async def settings_button(update: Update, context: BotContext) -> int:
 async def _logo_button(
     update: Update, context: BotContext, user: UserSettings, action: str, value: str
 ) -> int:
+    """The logo submenu. Only `Logo` without a logo yet, or `Replace`, waits for an upload, so
+    adjusting the placement never turns the next photo into a logo."""
     repo, uid = context.svc.repo, update.effective_user.id
     if action == "lp" and value in LOGO_POSITIONS:
         user = await repo.update_user(uid, logo_position=value)
@@ -350,9 +368,15 @@ async def _logo_button(
     elif action == "lrm":
         logo_path(context, uid).unlink(missing_ok=True)
         user = await repo.update_user(uid, logo_path="")
-    await _edit(update, logo_text(user), logo_keyboard(user))
-    STEPS.start(uid)
-    return LOGO
+    uploading = action == "lnew" or (action == "logo" and not user.logo_path)
+    await _edit(
+        update, logo_text(user, uploading=uploading), logo_keyboard(user, uploading=uploading)
+    )
+    if uploading:
+        STEPS.start(uid)
+        return LOGO
+    STEPS.stop(uid)
+    return MENU
 
 
 async def timezone_received(update: Update, context: BotContext) -> int:
@@ -405,14 +429,14 @@ async def logo_received(update: Update, context: BotContext) -> int:
         return LOGO
     user = await context.svc.repo.update_user(uid, logo_path=str(path))
     await message.reply_html("✅ Logo saved. " + logo_text(user), reply_markup=logo_keyboard(user))
-    STEPS.stop(uid)  # the next photo is a photo again; "Logo" starts another upload
+    STEPS.stop(uid)  # the next photo is a photo again; "Replace logo" starts another upload
     return MENU
 
 
 async def settings_cancel(update: Update, context: BotContext) -> int:
-    """/cancel inside settings closes the menu (changes are already saved)."""
+    """/cancel during a step stops waiting (changes made so far are saved)."""
     STEPS.stop(update.effective_user.id)
-    await update.effective_message.reply_text("Settings closed; your changes are saved.")
+    await update.effective_message.reply_text("Cancelled; your other settings are saved.")
     return ConversationHandler.END
 
 
@@ -429,7 +453,6 @@ def handlers() -> list[BaseHandler]:
         conversation = ConversationHandler(
             entry_points=[CommandHandler("settings", settings_command), buttons],
             states={
-                MENU: [buttons],
                 TIMEZONE: [
                     buttons,
                     StepMessageHandler(filters.TEXT & ~filters.COMMAND, timezone_received),
@@ -437,7 +460,7 @@ def handlers() -> list[BaseHandler]:
                 ],
                 LOGO: [buttons, StepMessageHandler(media, logo_received), leave],
             },
-            fallbacks=[CommandHandler("cancel", settings_cancel)],
+            fallbacks=[StepCommandHandler("cancel", settings_cancel)],
             allow_reentry=True,
             name="settings",
         )
