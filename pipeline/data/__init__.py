@@ -1,0 +1,1 @@
+"""Data files: niche taxonomy + hashtag knowledge base, banned tags, caption templates."""
