@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from urllib.parse import urlsplit
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application
@@ -34,6 +35,18 @@ def configure_logging(settings: Settings) -> None:
     install_redaction(settings.secret_values())
 
 
+async def _preflight(settings: Settings) -> None:
+    """Ask getMe once with a plain Bot, so a bad token or an unreachable server surfaces as an
+    exception here instead of python-telegram-bot's retry loop logging a traceback."""
+    kwargs = {}
+    if settings.telegram_api_base_url:
+        kwargs["base_url"] = settings.telegram_api_base_url
+    if settings.telegram_file_base_url:
+        kwargs["base_file_url"] = settings.telegram_file_base_url
+    async with Bot(settings.telegram_bot_token.get(), **kwargs):
+        pass
+
+
 def run_bot(
     settings: Settings,
     webhook_url: str | None = None,
@@ -47,6 +60,7 @@ def run_bot(
     app = build_application(settings)
     server = settings.telegram_api_base_url or "https://api.telegram.org/bot"
     try:
+        asyncio.run(_preflight(settings))
         if webhook_url:
             parts = urlsplit(webhook_url)
             if parts.scheme not in {"http", "https"} or not parts.netloc:

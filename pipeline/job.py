@@ -46,7 +46,7 @@ from pipeline.models import (
     RenderedImage,
     Usage,
 )
-from pipeline.platforms import PlatformSpec, get_spec, parse_platforms
+from pipeline.platforms import PLATFORMS, PlatformSpec, get_spec, parse_platforms
 from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
 from pipeline.render import render_platform
 from pipeline.serialize import (
@@ -458,6 +458,29 @@ def _upload_all(
         )
 
 
+UPSCALE_WARN = 1.5  # enlarging more than this visibly softens a photo
+
+
+def _upscale_warnings(results: dict[str, PlatformResult]) -> list[str]:
+    """Say when a photo was too small for a platform and had to be enlarged."""
+    enlarged = []
+    for key, res in results.items():
+        if res.image is None:
+            continue
+        left, _, right, _ = res.image.crop_box
+        factor = res.image.width / max(1, right - left)
+        if factor > UPSCALE_WARN:
+            enlarged.append((factor, f"{PLATFORMS[key].display_name} {factor:.1f}x"))
+    if not enlarged:
+        return []
+    enlarged.sort(reverse=True)
+    return [
+        "The photo is small for some platforms and was enlarged ("
+        + ", ".join(label for _, label in enlarged)
+        + "); send a larger original for sharper results."
+    ]
+
+
 def run_job(
     image: bytes,
     options: JobOptions,
@@ -516,7 +539,7 @@ def run_job(
             error=error,
         )
 
-    warnings = list(source.warnings) + list(analysis.warnings)
+    warnings = list(source.warnings) + list(analysis.warnings) + _upscale_warnings(results)
     t0 = time.perf_counter()
     decision, product_warnings = _product_step(source, analysis, options, services, specs, results)
     warnings += product_warnings

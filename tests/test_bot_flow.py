@@ -11,11 +11,12 @@ import hashlib
 import io
 import logging
 import re
+import socket
 import threading
 import zipfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -523,10 +524,9 @@ def test_missing_token_is_a_one_line_error(tmp_path: Path) -> None:
     assert info.value.code == "TELEGRAM_TOKEN_MISSING"
 
 
-def test_rejected_token_is_a_one_line_error(tmp_path: Path) -> None:
-    """run_bot against the fake server with a token it does not know."""
-    from bot.run import run_bot
-
+@contextmanager
+def fake_in_thread() -> Iterator[FakeTelegram]:
+    """A fake Bot API on its own loop in a thread, for code that runs its own loop (run_bot)."""
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
@@ -545,16 +545,42 @@ def test_rejected_token_is_a_one_line_error(tmp_path: Path) -> None:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     assert ready.wait(10)
-    fake = holder["fake"]
-    settings = settings_for(fake, tmp_path, telegram_bot_token=Secret("999:wrong-token"))
     try:
-        with pytest.raises(BotSetupError) as info:
-            run_bot(settings)
-        assert info.value.code == "TELEGRAM_TOKEN_REJECTED"
-        assert "wrong-token" not in str(info.value)
+        yield holder["fake"]
     finally:
         holder["loop"].call_soon_threadsafe(holder["stop"].set)
         thread.join(10)
+
+
+def test_rejected_token_is_a_one_line_error(tmp_path: Path) -> None:
+    """run_bot against the fake server with a token it does not know."""
+    from bot.run import run_bot
+
+    with fake_in_thread() as fake:
+        settings = settings_for(fake, tmp_path, telegram_bot_token=Secret("999:wrong-token"))
+        with pytest.raises(BotSetupError) as info:
+            run_bot(settings)
+    assert info.value.code == "TELEGRAM_TOKEN_REJECTED"
+    assert "wrong-token" not in str(info.value)
+
+
+def test_unreachable_server_is_a_one_line_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.run import run_bot
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(
+        data_dir=tmp_path,
+        telegram_bot_token=Secret("123:abc"),
+        telegram_api_base_url=f"http://127.0.0.1:{port}/bot",
+    )
+    with pytest.raises(BotSetupError) as info:
+        run_bot(settings)
+    assert info.value.code == "TELEGRAM_UNREACHABLE"
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback in the logs
 
 
 async def test_results_are_committed_before_the_user_is_told(
@@ -643,13 +669,14 @@ def test_webhook_mode_uses_the_url_path_and_a_secret_token(
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(Application, "run_webhook", lambda self, **kw: seen.update(kw))
-    settings = Settings(data_dir=tmp_path, telegram_bot_token=Secret("123:abc"))
-    run_bot(settings, webhook_url="https://bot.example.com/tg/hook", port=8444)
+    with fake_in_thread() as fake:
+        settings = settings_for(fake, tmp_path)
+        run_bot(settings, webhook_url="https://bot.example.com/tg/hook", port=8444)
+        with pytest.raises(BotSetupError):
+            run_bot(settings, webhook_url="not a url")
     assert seen["url_path"] == "tg/hook" and seen["port"] == 8444
     assert seen["webhook_url"] == "https://bot.example.com/tg/hook"
     assert re.fullmatch(r"[A-Za-z0-9_-]{32,256}", seen["secret_token"])
-    with pytest.raises(BotSetupError):
-        run_bot(settings, webhook_url="not a url")
 
 
 async def test_other_messages_get_a_hint(fake: FakeTelegram, tmp_path: Path) -> None:

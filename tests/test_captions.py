@@ -6,34 +6,13 @@ import pytest
 
 from pipeline.captions import compile_content, fit_content, post_text, truncate, x_length
 from pipeline.errors import OptionsError
-from pipeline.models import ImageAnalysis, NamedColor, PlatformContent
+from pipeline.models import PlatformContent
 from pipeline.niches import match_niches
 from pipeline.platforms import PLATFORM_KEYS, get_spec
 from pipeline.providers.base import ContentRequest
+from tests.factories import make_analysis
 
 DESC = "Latte art in my cafe. We pour every cup by hand, with milk from a local farm."
-
-
-def make_analysis(
-    description: str = "A landscape photo with mostly brown tones.",
-) -> ImageAnalysis:
-    return ImageAnalysis(
-        width=600,
-        height=400,
-        orientation="landscape",
-        brightness=0.5,
-        contrast=0.3,
-        sharpness=100.0,
-        is_blurry=False,
-        colors=[NamedColor("brown", "#8b4513", 0.4)],
-        faces=0,
-        face_boxes=[],
-        product_likeness=0.2,
-        is_product=False,
-        product_reason="",
-        description=description,
-        keywords=["brown"],
-    )
 
 
 def request(description: str = DESC, **kw: object) -> ContentRequest:

@@ -34,8 +34,14 @@ def test_every_platform_gets_its_exact_size_and_content() -> None:
         JobOptions(platforms=("all",), description="portrait of an astronaut"),
         progress=events.append,
     )
-    assert set(result.platforms) == {"instagram", "facebook", "linkedin", "pinterest", "x",
-                                     "tiktok"}
+    assert set(result.platforms) == {
+        "instagram",
+        "facebook",
+        "linkedin",
+        "pinterest",
+        "x",
+        "tiktok",
+    }
     sizes = {k: (r.image.width, r.image.height) for k, r in result.platforms.items()}
     assert sizes["instagram"] == (1080, 1080)  # a square photo gets Instagram's square
     assert sizes["tiktok"] == (1080, 1920)
@@ -121,5 +127,18 @@ def test_outputs_and_zip(tmp_path: Path) -> None:
 
     with zipfile.ZipFile(archive) as zf:
         names = set(zf.namelist())
-    assert {"results.json", "preview.jpg", "pinterest_caption.txt", "x_caption.txt",
-            files.images["pinterest"].name, files.images["x"].name} <= names
+    assert {
+        "results.json",
+        "preview.jpg",
+        "pinterest_caption.txt",
+        "x_caption.txt",
+        files.images["pinterest"].name,
+        files.images["x"].name,
+    } <= names
+
+
+def test_small_photos_warn_about_enlargement() -> None:
+    small = job.run_job(_jpeg(600, 400), JobOptions(platforms=("tiktok", "x")))
+    assert any("enlarged" in w and "TikTok" in w for w in small.warnings)
+    big = job.run_job(_jpeg(2400, 2400), JobOptions(platforms=("tiktok", "x")))
+    assert not any("enlarged" in w for w in big.warnings)

@@ -9,28 +9,15 @@ from pipeline.hashtags import finalize_hashtags, is_banned, suggest_hashtags
 from pipeline.models import ImageAnalysis, NamedColor, Niche
 from pipeline.niches import NICHES, match_niches
 from pipeline.platforms import PLATFORM_KEYS, get_spec
+from tests.factories import make_analysis as base_analysis
 
 
 def make_analysis(**overrides: object) -> ImageAnalysis:
-    values: dict[str, object] = dict(
-        width=800,
-        height=600,
-        orientation="landscape",
-        brightness=0.5,
-        contrast=0.3,
-        sharpness=120.0,
-        is_blurry=False,
-        colors=[NamedColor("grey", "#808080", 0.6)],
-        faces=0,
-        face_boxes=[],
-        product_likeness=0.1,
-        is_product=False,
-        product_reason="",
-        description="",
-        keywords=[],
+    """A neutral grey photo with no text cues, so only the overrides steer matching."""
+    neutral: dict[str, object] = dict(
+        colors=[NamedColor("grey", "#808080", 0.6)], description="", keywords=[]
     )
-    values.update(overrides)
-    return ImageAnalysis(**values)  # type: ignore[arg-type]
+    return base_analysis(**(neutral | overrides))
 
 
 REQUIRED = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.captions import post_text
-from pipeline.models import ImageAnalysis, NamedColor, Niche, Usage
+from pipeline.models import ImageAnalysis, Niche, Usage
 from pipeline.platforms import PLATFORM_KEYS, get_spec
 from pipeline.providers.base import (
     AccountsRequest,
@@ -14,27 +14,11 @@ from pipeline.providers.base import (
     create_provider,
 )
 from pipeline.providers.offline import OfflineProvider
+from tests.factories import make_analysis as base_analysis
 
 
 def make_analysis() -> ImageAnalysis:
-    return ImageAnalysis(
-        width=600,
-        height=400,
-        orientation="landscape",
-        brightness=0.5,
-        contrast=0.3,
-        sharpness=100.0,
-        is_blurry=False,
-        colors=[NamedColor("brown", "#8b4513", 0.4)],
-        faces=0,
-        face_boxes=[],
-        product_likeness=0.2,
-        is_product=False,
-        product_reason="",
-        description="A landscape photo with mostly brown tones.",
-        keywords=["brown"],
-        provider="something-else",
-    )
+    return base_analysis(provider="something-else")
 
 
 def test_registered_and_protocol() -> None:

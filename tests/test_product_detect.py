@@ -11,6 +11,7 @@ from PIL import Image
 from pipeline.models import ImageAnalysis
 from pipeline.product.background import BackgroundRemover
 from pipeline.product.detect import detect_product
+from tests.factories import make_analysis
 from tests.test_product_synth import product_shot
 
 SKIMAGE_ASTRONAUT = Path(__file__).resolve().parents[1] / "samples" / "astronaut.jpg"
@@ -19,17 +20,10 @@ SKIMAGE_ASTRONAUT = Path(__file__).resolve().parents[1] / "samples" / "astronaut
 def analysis(
     provider: str = "offline", is_product: bool = False, reason: str = ""
 ) -> ImageAnalysis:
-    return ImageAnalysis(
+    return make_analysis(
         width=500,
         height=400,
-        orientation="landscape",
-        brightness=0.5,
-        contrast=0.2,
-        sharpness=100.0,
-        is_blurry=False,
         colors=[],
-        faces=0,
-        face_boxes=[],
         product_likeness=0.0,
         is_product=is_product,
         product_reason=reason,

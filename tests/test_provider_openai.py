@@ -13,6 +13,7 @@ from pipeline.providers import common
 from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
 from pipeline.providers.openai_provider import UNVERIFIED_NOTE, OpenAIProvider
 from socialopt.settings import Secret, Settings
+from tests.factories import make_analysis
 from tests.fake_openai import (
     FakeOpenAI,
     Reply,
@@ -27,19 +28,11 @@ JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes\xff\xd9"
 
 
 def baseline() -> ImageAnalysis:
-    return ImageAnalysis(
-        width=600,
-        height=400,
-        orientation="landscape",
+    return make_analysis(
         brightness=0.55,
-        contrast=0.3,
         sharpness=120.0,
-        is_blurry=False,
         colors=[NamedColor("white", "#ffffff", 0.4)],
-        faces=0,
-        face_boxes=[],
         product_likeness=0.3,
-        is_product=False,
         product_reason="offline guess",
         description="A landscape photo.",
         keywords=["white"],
