@@ -45,6 +45,8 @@ F2_MODULES = (
     "bot.handlers.settings",
 )
 _WIRING_KEY = "_wiring"
+_HOUSEKEEPING_KEY = "_housekeeping"
+HOUSEKEEPING_EVERY_S = 6 * 3600  # retention and AI-cache expiry run at start and this often
 
 
 @dataclass
@@ -180,14 +182,8 @@ async def _post_init(app: Application) -> None:
     app.bot_data[SERVICES_KEY] = svc
     app.bot_data["_owns_repo"] = wiring.repository is None
     svc.sessions_dir.mkdir(parents=True, exist_ok=True)
-    if settings.retention_days > 0:
-        purged = await repo.purge_older_than(settings.retention_days, settings.data_dir)
-        if purged:
-            log.info(
-                "retention: deleted %d sessions older than %d days",
-                purged,
-                settings.retention_days,
-            )
+    await housekeep(svc)
+    app.bot_data[_HOUSEKEEPING_KEY] = asyncio.create_task(_housekeeping_loop(svc))
     interrupted = await repo.mark_interrupted()
     if interrupted:
         log.warning("%d jobs were interrupted by the last stop", len(interrupted))
@@ -196,6 +192,31 @@ async def _post_init(app: Application) -> None:
         await app.bot.set_my_commands(common.COMMANDS)
     except TelegramError as exc:
         log.warning("could not set the command menu: %s", exc)
+
+
+async def housekeep(svc: BotServices) -> int:
+    """Delete sessions past RETENTION_DAYS (with their files) and expired AI answers."""
+    settings = svc.settings
+    purged = 0
+    if settings.retention_days > 0:
+        purged = await svc.repo.purge_older_than(settings.retention_days, settings.data_dir)
+        if purged:
+            log.info(
+                "retention: deleted %d sessions older than %d days",
+                purged,
+                settings.retention_days,
+            )
+    await svc.repo.purge_expired_cache()
+    return purged
+
+
+async def _housekeeping_loop(svc: BotServices) -> None:
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_EVERY_S)
+        try:
+            await housekeep(svc)
+        except Exception:  # noqa: BLE001 - housekeeping must never stop the bot
+            log.exception("housekeeping failed")
 
 
 def _build_services(settings: Settings) -> Any:
@@ -239,6 +260,9 @@ async def _post_stop(app: Application) -> None:
     svc: BotServices | None = app.bot_data.get(SERVICES_KEY)
     if svc is None:
         return
+    task = app.bot_data.pop(_HOUSEKEEPING_KEY, None)
+    if task is not None:
+        task.cancel()
     unfinished = await svc.jobs.stop(STOP_GRACE_S)
     if unfinished:
         marked = await svc.repo.mark_interrupted()

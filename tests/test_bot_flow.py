@@ -696,3 +696,29 @@ async def test_a_failed_download_is_a_friendly_error(fake: FakeTelegram, tmp_pat
         fake.send_document(ALICE, COFFEE, "coffee.jpg")
         reply = await fake.wait_call(ALICE, "sendMessage")
         assert reply.text.endswith("(DOWNLOAD_FAILED)") and "too big" in reply.text
+
+
+async def test_housekeeping_runs_while_the_bot_runs(
+    fake: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sessions past RETENTION_DAYS disappear with their files without a restart."""
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setattr(bot_app, "HOUSEKEEPING_EVERY_S", 0.05)
+    app = build_application(settings_for(fake, tmp_path, retention_days=30))
+    async with running(app):
+        svc: BotServices = app.bot_data[SERVICES_KEY]
+        old = datetime.now(UTC) - timedelta(days=40)
+        await svc.repo.create_session(ALICE, session_id="old1", started_at=old)
+        await svc.repo.complete_session(ALICE, "old1", results={}, platform_rows=[], files=[])
+        folder = svc.sessions_dir / "old1"
+        folder.mkdir(parents=True)
+        (folder / "x_1200x675.jpg").write_bytes(b"x")
+        await svc.repo.create_session(ALICE, session_id="new1")
+        for _ in range(100):
+            if await svc.repo.get_session(ALICE, "old1") is None:
+                break
+            await asyncio.sleep(0.05)
+        assert await svc.repo.get_session(ALICE, "old1") is None
+        assert not folder.exists()
+        assert await svc.repo.get_session(ALICE, "new1") is not None

@@ -304,3 +304,19 @@ def test_embedded_rgb_profile_is_converted_to_srgb() -> None:
     assert any("Wide RGB test" in w and "sRGB" in w for w in src.warnings)
     r, g, b = src.image.getpixel((10, 10))
     assert abs(r - 200) <= 2 and abs(g - 120) <= 2 and abs(b - 40) <= 2
+
+
+def test_heic_input_is_accepted() -> None:
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), (10, 200, 30)).save(buf, "HEIF", quality=80)
+    src = load_image(buf.getvalue())
+    assert (src.info.width, src.info.height) == (640, 480)
+    assert src.info.format == "HEIF"
+    r, g, b = src.image.getpixel((320, 240))
+    assert g > 150 and r < 60 and b < 80
