@@ -9,7 +9,6 @@ different users concurrently, so one user's slow step never holds up another.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import warnings
 from concurrent.futures import Executor
@@ -22,7 +21,6 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
-    BaseHandler,
     BaseUpdateProcessor,
     ContextTypes,
 )
@@ -30,7 +28,8 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import SERVICES_KEY, BotContext, BotServices
 from bot.errors import BotSetupError, error_handler
-from bot.handlers import common, photo
+from bot.handlers import caption, common, history, photo, profiles
+from bot.handlers import settings as settings_flow
 from bot.jobs import JobRunner
 from bot.ratelimit import PriorityRateLimiter
 from socialopt.settings import Settings
@@ -38,12 +37,6 @@ from socialopt.settings import Settings
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 30.0  # how long a stop waits for running jobs before recording them interrupted
-F2_MODULES = (
-    "bot.handlers.caption",
-    "bot.handlers.profiles",
-    "bot.handlers.history",
-    "bot.handlers.settings",
-)
 _WIRING_KEY = "_wiring"
 _HOUSEKEEPING_KEY = "_housekeeping"
 HOUSEKEEPING_EVERY_S = 6 * 3600  # retention and AI-cache expiry run at start and this often
@@ -97,19 +90,6 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         """Nothing to close."""
 
 
-def _f2_handlers() -> list[BaseHandler]:
-    """Handlers of the command modules (/caption, /profiles, /history, /settings)."""
-    out: list[BaseHandler] = []
-    for name in F2_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError as exc:  # a module being written elsewhere must not stop the bot
-            log.error("commands from %s are unavailable: %s", name, exc)
-            continue
-        out.extend(module.handlers())
-    return out
-
-
 def build_application(
     settings: Settings,
     *,
@@ -154,7 +134,10 @@ def build_application(
         conversation_and_buttons = photo.handlers()
     # F2's modules first: their /settings conversation must see a logo upload before the
     # photo conversation does; the photo flow's commands come last.
-    app.add_handlers(_f2_handlers() + conversation_and_buttons + common.handlers())
+    commands = [
+        h for module in (caption, profiles, history, settings_flow) for h in module.handlers()
+    ]
+    app.add_handlers(commands + conversation_and_buttons + common.handlers())
     app.add_handler(common.fallback_handler())
     app.add_error_handler(error_handler)
     return app
