@@ -60,8 +60,8 @@ class Call:
 
     method: str
     params: dict[str, Any]
-    files: dict[str, UploadedFile]
-    at: float  # time.perf_counter()
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+    at: float = 0.0  # time.perf_counter()
     chat_id: int | None = None
     result: Any = None
 

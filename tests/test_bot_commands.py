@@ -41,6 +41,7 @@ from pipeline.services import offline_services
 from socialopt.settings import Settings
 from storage.records import rows_from_results
 from storage.repository import Repository
+from tests.fake_telegram import Call
 
 TOKEN = "123456:TEST-token"
 BOT = User(id=1, first_name="Bot", is_bot=True, username="socialopt_test_bot")
@@ -62,30 +63,10 @@ KNOWN_METHODS = {
 
 
 @dataclass
-class ApiCall:
-    method: str
-    params: dict[str, Any]
-
-    @property
-    def text(self) -> str:
-        return str(self.params.get("text") or self.params.get("caption") or "")
-
-    def buttons(self) -> list[tuple[str, str]]:
-        markup = self.params.get("reply_markup") or {}
-        if isinstance(markup, str):
-            markup = json.loads(markup)
-        return [
-            (b["text"], b.get("callback_data", ""))
-            for row in markup.get("inline_keyboard", [])
-            for b in row
-        ]
-
-
-@dataclass
 class RecordingRequest(BaseRequest):
     """Canned Bot API answers; unexpected methods and URLs are recorded as failures."""
 
-    calls: list[ApiCall] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # file_id -> bytes for getFile
 
@@ -115,7 +96,7 @@ class RecordingRequest(BaseRequest):
             return 404, b""
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
-        self.calls.append(ApiCall(api_method, params))
+        self.calls.append(Call(api_method, params))
         if api_method not in KNOWN_METHODS:
             self.unexpected.append(api_method)
             return 400, json.dumps(
@@ -143,7 +124,7 @@ class RecordingRequest(BaseRequest):
             "text": params.get("text", ""),
         }
 
-    def sent(self, *methods: str) -> list[ApiCall]:
+    def sent(self, *methods: str) -> list[Call]:
         methods = methods or ("sendMessage",)
         return [c for c in self.calls if c.method in methods]
 

@@ -15,8 +15,7 @@ from PIL import Image
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.context import SERVICES_KEY, BotServices
-from socialopt.settings import Secret, Settings
+from tests.bot_helpers import running, settings_for, svc
 from tests.fake_telegram import Call, FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,42 +25,11 @@ ANA, BEN = 2001, 2002
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
 @asynccontextmanager
 async def bot(fake: FakeTelegram, tmp_path: Path, **overrides: Any) -> AsyncIterator[Application]:
     """The real application on the fake server, started the way run_polling starts it."""
-    values: dict[str, Any] = {
-        "data_dir": tmp_path / "data",
-        "telegram_bot_token": Secret(fake.token),
-        "telegram_api_base_url": fake.base_url,
-        "telegram_file_base_url": fake.base_file_url,
-        "default_platforms": ("instagram", "x"),
-        "ai_provider": "offline",
-        "max_workers": 2,
-        "u2net_home": tmp_path / "no-models",
-    }
-    values.update(overrides)
-    app = build_application(Settings(**values))
-    async with app:
-        await app.post_init(app)
-        await app.start()
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
-            await app.post_stop(app)
-    await app.post_shutdown(app)
-
-
-def svc(app: Application) -> BotServices:
-    return app.bot_data[SERVICES_KEY]
+    async with running(build_application(settings_for(fake, tmp_path, **overrides))) as app:
+        yield app
 
 
 async def command(fake: FakeTelegram, user: int, text: str, needle: str) -> Call:

@@ -14,9 +14,9 @@ import re
 import socket
 import threading
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from bot.context import SERVICES_KEY, BotServices
 from bot.errors import BotSetupError
 from socialopt.settings import Secret, Settings
 from storage.repository import Repository
+from tests.bot_helpers import running, settings_for, svc
 from tests.fake_telegram import Call, FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,48 +46,6 @@ def jpeg(width: int, height: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), (200, 120, 40)).save(buf, "JPEG")
     return buf.getvalue()
-
-
-def settings_for(fake: FakeTelegram, tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path / "data",
-        "telegram_bot_token": Secret(fake.token),
-        "telegram_api_base_url": fake.base_url,
-        "telegram_file_base_url": fake.base_file_url,
-        "default_platforms": ("instagram", "x"),
-        "ai_provider": "offline",
-        "max_concurrent_jobs": 2,
-        "max_workers": 2,
-        "u2net_home": tmp_path / "no-models",
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-@asynccontextmanager
-async def running(app: Application) -> AsyncIterator[Application]:
-    """Start the app the way run_polling does (post_init ... post_shutdown), for a test."""
-    async with app:
-        await app.post_init(app)
-        await app.start()
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
-            await app.post_stop(app)
-    await app.post_shutdown(app)
-
-
-def svc(app: Application) -> BotServices:
-    return app.bot_data[SERVICES_KEY]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
 
 
 class GatedExecutor(ThreadPoolExecutor):

@@ -32,11 +32,22 @@ EXPECTED_SIZES = {
 @pytest.fixture(scope="module")
 def run_all(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
     out = tmp_path_factory.mktemp("cli") / "out"
-    code = main([
-        "--env-file", "", "optimize", str(PHOTO), "--platforms", "all",
-        "--description", "Morning latte art in my favourite cafe", "--output-dir", str(out),
-        "--timezone", "Europe/Berlin",
-    ])
+    code = main(
+        [
+            "--env-file",
+            "",
+            "optimize",
+            str(PHOTO),
+            "--platforms",
+            "all",
+            "--description",
+            "Morning latte art in my favourite cafe",
+            "--output-dir",
+            str(out),
+            "--timezone",
+            "Europe/Berlin",
+        ]
+    )
     return code, out
 
 
@@ -58,15 +69,31 @@ def test_optimize_writes_every_output(run_all: tuple[int, Path]) -> None:
 def test_results_json_has_the_seed_shape(run_all: tuple[int, Path]) -> None:
     _, out = run_all
     doc = json.loads((out / "results.json").read_text())
-    for key in ("session_id", "user_uuid", "timestamp", "source_image", "platforms",
-                "optimization_metadata"):
+    for key in (
+        "session_id",
+        "user_uuid",
+        "timestamp",
+        "source_image",
+        "platforms",
+        "optimization_metadata",
+    ):
         assert key in doc
     meta = doc["optimization_metadata"]
     assert meta["total_platforms"] == 6 and meta["successful_platforms"] == 6
     for platform, data in doc["platforms"].items():
-        for key in ("status", "processed_image", "niches", "hashtags", "profile_results",
-                    "processing_time", "product_photography_used", "caption", "alt_text",
-                    "posting_times", "provider"):
+        for key in (
+            "status",
+            "processed_image",
+            "niches",
+            "hashtags",
+            "profile_results",
+            "processing_time",
+            "product_photography_used",
+            "caption",
+            "alt_text",
+            "posting_times",
+            "provider",
+        ):
             assert key in data, (platform, key)
         assert data["status"] == "completed"
         assert len(data["hashtags"]) <= PLATFORMS[platform].hashtag_max
@@ -80,8 +107,13 @@ def test_results_json_has_the_seed_shape(run_all: tuple[int, Path]) -> None:
 def test_caption_file_layout(run_all: tuple[int, Path]) -> None:
     _, out = run_all
     text = (out / "x_caption.txt").read_text()
-    for heading in ("READY TO POST CONTENT", "FIRST COMMENT", "POSTING INFO",
-                    "BEST POSTING TIMES", "SUGGESTED ACCOUNTS TO TAG"):
+    for heading in (
+        "READY TO POST CONTENT",
+        "FIRST COMMENT",
+        "POSTING INFO",
+        "BEST POSTING TIMES",
+        "SUGGESTED ACCOUNTS TO TAG",
+    ):
         assert heading in text
     assert "Caption length:" in text and "/ 280 characters" in text
 
@@ -90,8 +122,12 @@ def test_compile_rebuilds_caption_files(run_all: tuple[int, Path], tmp_path: Pat
     _, out = run_all
     originals = {p.name: p.read_text() for p in out.glob("*_caption.txt")}
     assert len(originals) == 6
-    assert main(["--env-file", "", "compile", str(out / "results.json"),
-                 "--output-dir", str(tmp_path)]) == 0
+    assert (
+        main(
+            ["--env-file", "", "compile", str(out / "results.json"), "--output-dir", str(tmp_path)]
+        )
+        == 0
+    )
     rebuilt = {p.name: p.read_text() for p in tmp_path.glob("*_caption.txt")}
     assert rebuilt == originals
 
@@ -104,8 +140,21 @@ def test_compile_rejects_a_non_results_file(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_alias_json_and_format(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code = main(["--env-file", "", "optimize", str(PHOTO), "--platforms", "twitter",
-                 "--output-format", "png", "--output-dir", str(tmp_path), "--json"])
+    code = main(
+        [
+            "--env-file",
+            "",
+            "optimize",
+            str(PHOTO),
+            "--platforms",
+            "twitter",
+            "--output-format",
+            "png",
+            "--output-dir",
+            str(tmp_path),
+            "--json",
+        ]
+    )
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     assert list(doc["platforms"]) == ["x"]
@@ -139,17 +188,25 @@ def test_not_an_image(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_url_input_from_a_local_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    handler = functools.partial(
-        http.server.SimpleHTTPRequestHandler, directory=str(PHOTO.parent)
-    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(PHOTO.parent))
     handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/{PHOTO.name}"
         monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
-        code = main(["--env-file", "", "optimize", url, "--platforms", "pinterest",
-                     "--output-dir", str(tmp_path)])
+        code = main(
+            [
+                "--env-file",
+                "",
+                "optimize",
+                url,
+                "--platforms",
+                "pinterest",
+                "--output-dir",
+                str(tmp_path),
+            ]
+        )
     finally:
         server.shutdown()
     assert code == 0
@@ -161,8 +218,25 @@ def test_db_records_runs_and_history_lists_them(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     db = tmp_path / "runs.sqlite3"
-    assert main(["--env-file", "", "optimize", str(PHOTO), "--platforms", "x", "linkedin",
-                 "--output-dir", str(tmp_path / "o"), "--db", str(db), "--json"]) == 0
+    assert (
+        main(
+            [
+                "--env-file",
+                "",
+                "optimize",
+                str(PHOTO),
+                "--platforms",
+                "x",
+                "linkedin",
+                "--output-dir",
+                str(tmp_path / "o"),
+                "--db",
+                str(db),
+                "--json",
+            ]
+        )
+        == 0
+    )
     session_id = json.loads(capsys.readouterr().out)["session_id"]
     assert main(["--env-file", "", "history", "--db", str(db)]) == 0
     listing = capsys.readouterr().out
@@ -173,14 +247,33 @@ def test_console_script_runs_as_a_process(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("socialopt")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(
-        [str(exe), "--env-file", "", "optimize", str(PHOTO), "--platforms", "instagram",
-         "--output-dir", str(tmp_path)],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            str(exe),
+            "--env-file",
+            "",
+            "optimize",
+            str(PHOTO),
+            "--platforms",
+            "instagram",
+            "--output-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "instagram" in proc.stdout
     assert "[1/" in proc.stderr  # plain progress lines when not a terminal
-    bad = subprocess.run([str(exe), "optimize", str(tmp_path / "missing.png")],
-                         capture_output=True, text=True, env=env, timeout=60, check=False)
+    bad = subprocess.run(
+        [str(exe), "optimize", str(tmp_path / "missing.png")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "FILE_NOT_FOUND" in bad.stderr
