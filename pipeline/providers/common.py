@@ -22,6 +22,7 @@ from pipeline.errors import ProviderError
 from pipeline.models import Account, ImageAnalysis, NamedColor, PlatformContent, Usage
 
 if TYPE_CHECKING:
+    from pipeline.providers.base import ContentRequest
     from socialopt.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -684,3 +685,21 @@ def accounts_to_dict(accounts: Sequence[Account]) -> dict[str, list[dict]]:
 
 def accounts_from_dict(data: Mapping[str, Any]) -> list[Account]:
     return [Account(**a) for a in data["accounts"]]
+
+
+def content_prompt_for(request: ContentRequest) -> str:
+    """The one content prompt (all platforms, their limits and hashtag ideas) for a request."""
+    from pipeline.providers import prompts
+
+    platforms = list(request.platforms)
+    return prompts.content_prompt(
+        platforms=platforms,
+        limits=limits_for(platforms, request.hashtag_limits),
+        candidates=request.hashtag_candidates,
+        description=request.description,
+        analysis_description=request.analysis.description,
+        keywords=request.analysis.keywords,
+        niches=[n.key for n in request.niches],
+        language=request.language,
+        tone=request.tone,
+    )

@@ -215,18 +215,7 @@ class GeminiProvider:
 
     def write_content(self, request: ContentRequest, usage: Usage) -> dict[str, PlatformContent]:
         platforms = list(request.platforms)
-        limits = common.limits_for(platforms, request.hashtag_limits)
-        text = prompts.content_prompt(
-            platforms=platforms,
-            limits=limits,
-            candidates=request.hashtag_candidates,
-            description=request.description,
-            analysis_description=request.analysis.description,
-            keywords=request.analysis.keywords,
-            niches=[n.key for n in request.niches],
-            language=request.language,
-            tone=request.tone,
-        )
+        text = common.content_prompt_for(request)
         answer = self._structured(
             [text],
             prompts.CONTENT_SYSTEM,

@@ -191,18 +191,7 @@ class OpenAIProvider:
     def write_content(self, request: ContentRequest, usage: Usage) -> dict[str, PlatformContent]:
         """Captions, hashtags, alt text (+ titles) for every platform in ONE call."""
         platforms = list(request.platforms)
-        limits = common.limits_for(platforms, request.hashtag_limits)
-        user = prompts.content_prompt(
-            platforms=platforms,
-            limits=limits,
-            candidates=request.hashtag_candidates,
-            description=request.description,
-            analysis_description=request.analysis.description,
-            keywords=request.analysis.keywords,
-            niches=[n.key for n in request.niches],
-            language=request.language,
-            tone=request.tone,
-        )
+        user = common.content_prompt_for(request)
         messages = [
             {"role": "system", "content": prompts.CONTENT_SYSTEM},
             {"role": "user", "content": user},
