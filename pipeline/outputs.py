@@ -46,8 +46,11 @@ def _platform_dict(key: str, res: PlatformResult) -> dict[str, Any]:
         "caption": content.caption if content else "",
         # what to paste: on X the hashtags belong in the post itself (they fit its 280)
         "ready_to_post": (
-            captions.post_text(content, PLATFORMS[key]) if content and key == "x"
-            else content.caption if content else ""
+            captions.post_text(content, PLATFORMS[key])
+            if content and key == "x"
+            else content.caption
+            if content
+            else ""
         ),
         "title": content.title if content else "",
         "alt_text": content.alt_text if content else "",

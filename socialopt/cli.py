@@ -30,26 +30,41 @@ def _parser() -> argparse.ArgumentParser:
 
     opt = sub.add_parser("optimize", help="optimise one image for the chosen platforms")
     opt.add_argument("image", help="local path or http(s) URL")
-    opt.add_argument("--platforms", nargs="+", default=["all"],
-                     help="instagram facebook linkedin pinterest x tiktok, or all")
+    opt.add_argument(
+        "--platforms",
+        nargs="+",
+        default=["all"],
+        help="instagram facebook linkedin pinterest x tiktok, or all",
+    )
     opt.add_argument("--description", default="", help="what the photo shows, in your words")
     opt.add_argument("--use-ai", action="store_true", help="use the configured AI provider")
     opt.add_argument("--language", default=None, help="caption language: en es pt de fr ru")
     opt.add_argument("--timezone", default=None, help="IANA zone for posting times")
     opt.add_argument("--tone", default="", choices=("", *TONES), help="caption tone")
-    opt.add_argument("--output-format", default=None, type=str.upper,
-                     choices=[*OUTPUT_FORMATS, "JPG"])
-    opt.add_argument("--output-dir", type=Path, default=None,
-                     help="default ./socialopt_output/<session_id>/")
+    opt.add_argument(
+        "--output-format", default=None, type=str.upper, choices=[*OUTPUT_FORMATS, "JPG"]
+    )
+    opt.add_argument(
+        "--output-dir", type=Path, default=None, help="default ./socialopt_output/<session_id>/"
+    )
     opt.add_argument("--max-workers", type=int, default=None)
     opt.add_argument("--json", action="store_true", help="print results.json to stdout")
-    opt.add_argument("--product-photography", nargs="*", default=None, metavar="STYLE",
-                     help=f"product photos in these styles (all when none named): "
-                          f"{', '.join(PRODUCT_STYLES)}")
+    opt.add_argument(
+        "--product-photography",
+        nargs="*",
+        default=None,
+        metavar="STYLE",
+        help=f"product photos in these styles (all when none named): {', '.join(PRODUCT_STYLES)}",
+    )
     opt.add_argument("--logo", type=Path, default=None, help="PNG/JPEG logo for every output")
     opt.add_argument("--logo-position", default="bottom-right", choices=LOGO_POSITIONS)
-    opt.add_argument("--logo-size", type=float, default=15.0, metavar="PERCENT",
-                     help="logo width as a share of the image width")
+    opt.add_argument(
+        "--logo-size",
+        type=float,
+        default=15.0,
+        metavar="PERCENT",
+        help="logo width as a share of the image width",
+    )
     opt.add_argument("--db", type=Path, default=None, help="record this run in a SQLite file")
 
     comp = sub.add_parser("compile", help="rebuild caption files from results.json")
@@ -61,8 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     hist.add_argument("--limit", type=int, default=20)
 
     bot = sub.add_parser("bot", help="run the Telegram bot")
-    bot.add_argument("--webhook", default=None, metavar="URL",
-                     help="run a webhook at this public URL instead of long polling")
+    bot.add_argument(
+        "--webhook",
+        default=None,
+        metavar="URL",
+        help="run a webhook at this public URL instead of long polling",
+    )
     bot.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
     bot.add_argument("--port", type=int, default=8443, help="webhook port")
 
@@ -83,8 +102,11 @@ class _Reporter:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                console=Console(stderr=True), transient=True,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
             )
 
     def __enter__(self) -> _Reporter:
@@ -99,8 +121,12 @@ class _Reporter:
 
     def __call__(self, event: ProgressEvent) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, description=event.message, completed=event.done,
-                                 total=event.total or None)
+            self.progress.update(
+                self.task,
+                description=event.message,
+                completed=event.done,
+                total=event.total or None,
+            )
         elif not self.quiet:
             print(f"[{event.done}/{event.total}] {event.message}", file=sys.stderr, flush=True)
 
@@ -117,8 +143,9 @@ def _read_logo(args: argparse.Namespace) -> Any:
             f"Cannot read the logo {args.logo}: {exc.strerror}.", code="INVALID_LOGO"
         ) from None
     if not 1 <= args.logo_size <= 100:
-        raise SocialOptError("--logo-size must be between 1 and 100 (percent of the width).",
-                             code="INVALID_LOGO")
+        raise SocialOptError(
+            "--logo-size must be between 1 and 100 (percent of the width).", code="INVALID_LOGO"
+        )
     return LogoOptions(image=data, position=args.logo_position, size_pct=args.logo_size)
 
 
@@ -132,11 +159,19 @@ def _print_summary(doc: dict[str, Any], files: Any) -> None:
     for key, data in doc["platforms"].items():
         img = data.get("image") or {}
         size = f"{img.get('width')}x{img.get('height')}" if img else "-"
-        status = data["status"] if data["status"] == "completed" else (
-            f"failed: {(data.get('error') or {}).get('code', '')}"
+        status = (
+            data["status"]
+            if data["status"] == "completed"
+            else (f"failed: {(data.get('error') or {}).get('code', '')}")
         )
-        table.add_row(key, status, size, str(len(data["hashtags"])),
-                      f"{len(data['caption'])} chars", data.get("provider", ""))
+        table.add_row(
+            key,
+            status,
+            size,
+            str(len(data["hashtags"])),
+            f"{len(data['caption'])} chars",
+            data.get("provider", ""),
+        )
     console = Console()
     console.print(table)
     console.print(f"Outputs: {files.directory}")
@@ -214,8 +249,9 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 
     db = args.db or settings.db_path
     if not Path(db).is_file():
-        raise SocialOptError(f"No database at {db}; run optimize with --db first.",
-                             code="DB_NOT_FOUND")
+        raise SocialOptError(
+            f"No database at {db}; run optimize with --db first.", code="DB_NOT_FOUND"
+        )
     rows = list_history(Path(db))[: args.limit]
     if not rows:
         print("No runs recorded yet.")
@@ -266,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback, for a person
         logging.getLogger("socialopt").info("unexpected failure", exc_info=True)
-        print(f"error: unexpected {type(exc).__name__}: {exc} (INTERNAL_ERROR); "
-              "run with -v for details", file=sys.stderr)
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (INTERNAL_ERROR); "
+            "run with -v for details",
+            file=sys.stderr,
+        )
         return EXIT_FAILED

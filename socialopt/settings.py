@@ -100,7 +100,12 @@ class Settings:
     default_timezone: str = "UTC"
     default_language: str = "en"
     default_platforms: tuple[str, ...] = (
-        "instagram", "facebook", "linkedin", "pinterest", "x", "tiktok",
+        "instagram",
+        "facebook",
+        "linkedin",
+        "pinterest",
+        "x",
+        "tiktok",
     )
     output_format: str = "JPEG"
     max_workers: int = 4
@@ -187,7 +192,8 @@ class Settings:
         cloudinary = _str("CLOUDINARY_URL")
         if not cloudinary and _str("CLOUDINARY_CLOUD_NAME"):
             cloudinary = "cloudinary://{}:{}@{}".format(
-                _str("CLOUDINARY_API_KEY"), _str("CLOUDINARY_API_SECRET"),
+                _str("CLOUDINARY_API_KEY"),
+                _str("CLOUDINARY_API_SECRET"),
                 _str("CLOUDINARY_CLOUD_NAME"),
             )
         provider = _str("AI_PROVIDER", "auto").lower()
@@ -244,8 +250,13 @@ class Settings:
     def secret_values(self) -> list[str]:
         """Raw secret strings, for log redaction only."""
         return [
-            s.get() for s in (
-                self.openai_api_key, self.gemini_api_key, self.cloudinary_url,
-                self.telegram_bot_token, self.webhook_secret,
-            ) if s
+            s.get()
+            for s in (
+                self.openai_api_key,
+                self.gemini_api_key,
+                self.cloudinary_url,
+                self.telegram_bot_token,
+                self.webhook_secret,
+            )
+            if s
         ]
