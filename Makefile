@@ -26,6 +26,8 @@ demo: install model
 		--description "Morning latte art in my favourite cafe" --output-dir $(OUT)
 
 test: install model
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from PIL import Image
 
@@ -29,10 +28,8 @@ from pipeline.contact_sheet import make_contact_sheet
 from pipeline.errors import OptionsError, ProviderError, SocialOptError
 from pipeline.intake import IntakeLimits, SourceImage, decode_size_for, load_image
 from pipeline.models import (
-    LANGUAGES,
     OUTPUT_FORMATS,
     PRODUCT_STYLES,
-    TONES,
     Account,
     ImageAnalysis,
     JobOptions,
@@ -72,24 +69,10 @@ def validate_options(options: JobOptions) -> JobOptions:
             f"Output format '{options.output_format}' is not supported; use JPEG, PNG or WEBP.",
             code="UNKNOWN_FORMAT",
         )
-    language = options.language.lower()
-    if language not in LANGUAGES:
-        raise OptionsError(
-            f"Language '{options.language}' is not available; use one of {', '.join(LANGUAGES)}.",
-            code="UNKNOWN_LANGUAGE",
-        )
-    try:
-        ZoneInfo(options.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise OptionsError(
-            f"'{options.timezone}' is not a time zone I know; use an IANA name such as "
-            "Europe/Berlin or America/New_York.",
-            code="UNKNOWN_TIMEZONE",
-        ) from None
-    if options.tone and options.tone not in TONES:
-        raise OptionsError(
-            f"Tone '{options.tone}' is not one of {', '.join(TONES)}.", code="UNKNOWN_TONE"
-        )
+    language = captions.check_language(options.language)
+    posting.get_zone(options.timezone)
+    if options.tone:
+        captions.check_tone(options.tone, platforms[0])
     unknown = [s for s in options.product_styles if s not in PRODUCT_STYLES]
     if unknown:
         raise OptionsError(
