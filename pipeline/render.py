@@ -32,7 +32,7 @@ DOWNSCALE_STEPS = (0.85, 0.7, 0.55, 0.4)  # last resort: soften by down+up scali
 # More renders at once than cores only adds memory (each holds ~15-25 MB of intermediates
 # for a 12 MP source), so callers may use any pool size.
 _RENDER_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
-FINAL_FILTER = Image.Resampling.BICUBIC  # for the last step, always a factor below 2
+FINAL_FILTER = Image.Resampling.BICUBIC  # last step for modes OpenCV does not take
 SNAP = 0.02  # shrink a crop by up to 2% when that makes the resize an exact integer reduce
 
 
