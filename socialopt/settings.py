@@ -8,6 +8,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from pipeline.platforms import PLATFORM_KEYS
+
 
 class Secret:
     """A string that never shows itself in repr, str or logs."""
@@ -99,14 +101,7 @@ class Settings:
     data_dir: Path = Path("data")
     default_timezone: str = "UTC"
     default_language: str = "en"
-    default_platforms: tuple[str, ...] = (
-        "instagram",
-        "facebook",
-        "linkedin",
-        "pinterest",
-        "x",
-        "tiktok",
-    )
+    default_platforms: tuple[str, ...] = PLATFORM_KEYS
     output_format: str = "JPEG"
     max_workers: int = 4
     log_level: str = "INFO"
