@@ -54,6 +54,36 @@ def provider_error(
     return err
 
 
+TIMEOUT_ERROR = "The AI service did not answer in time."
+UNREACHABLE_ERROR = "The AI service could not be reached."
+
+
+def error_for_status(
+    status: int, detail: str = "", *, retry_after: float | None = None, auth: bool = False
+) -> ProviderError:
+    """The ProviderError for an HTTP error status (quota cases are the provider's to spot
+    first): 429 rate limited, 401/403 (or `auth`) bad key, 408/5xx server, else bad request."""
+    if status == 429:
+        return provider_error(
+            "The AI service is rate limiting requests.",
+            AI_RATE_LIMITED,
+            retryable=True,
+            retry_after=retry_after,
+        )
+    if auth or status in (401, 403):
+        return provider_error(f"The AI service rejected the API key ({status}).", AI_AUTH_FAILED)
+    if status == 408 or status >= 500:
+        return provider_error(
+            f"The AI service had an error ({status}).",
+            AI_SERVER_ERROR,
+            retryable=True,
+            retry_after=retry_after,
+        )
+    return provider_error(
+        f"The AI service refused the request ({status}: {detail[:200]}).", AI_BAD_REQUEST
+    )
+
+
 # --------------------------------------------------------------------------- retries
 
 

@@ -56,43 +56,21 @@ def _retry_delay(exc: genai_errors.APIError) -> float | None:
 def classify_gemini_error(exc: Exception, max_wait_s: float = 10.0) -> ProviderError:
     """Map google-genai / httpx2 exceptions to a ProviderError."""
     if isinstance(exc, httpx2.TimeoutException):
-        return common.provider_error(
-            "The AI service did not answer in time.", common.AI_TIMEOUT, retryable=True
-        )
+        return common.provider_error(common.TIMEOUT_ERROR, common.AI_TIMEOUT, retryable=True)
     if isinstance(exc, httpx2.TransportError):
         return common.provider_error(
-            "The AI service could not be reached.", common.AI_UNREACHABLE, retryable=True
+            common.UNREACHABLE_ERROR, common.AI_UNREACHABLE, retryable=True
         )
     if isinstance(exc, genai_errors.APIError):
         status = int(exc.code or 0)
         message = str(exc.message or "")
-        if status == 429:
-            delay = _retry_delay(exc)
-            if "quota" in message.lower() and (delay is None or delay > max_wait_s):
-                return common.provider_error(
-                    "The Gemini quota is used up.", common.AI_QUOTA_EXCEEDED, quota=True
-                )
+        delay = _retry_delay(exc)
+        if status == 429 and "quota" in message.lower() and (delay is None or delay > max_wait_s):
             return common.provider_error(
-                "The AI service is rate limiting requests.",
-                common.AI_RATE_LIMITED,
-                retryable=True,
-                retry_after=delay,
+                "The Gemini quota is used up.", common.AI_QUOTA_EXCEEDED, quota=True
             )
-        if status in (401, 403) or (status == 400 and "api key" in message.lower()):
-            return common.provider_error(
-                f"The AI service rejected the API key ({status}).", common.AI_AUTH_FAILED
-            )
-        if status == 408 or status >= 500:
-            return common.provider_error(
-                f"The AI service had an error ({status}).",
-                common.AI_SERVER_ERROR,
-                retryable=True,
-                retry_after=_retry_delay(exc),
-            )
-        return common.provider_error(
-            f"The AI service refused the request ({status}: {message[:200]}).",
-            common.AI_BAD_REQUEST,
-        )
+        bad_key = status == 400 and "api key" in message.lower()
+        return common.error_for_status(status, message, retry_after=delay, auth=bad_key)
     return common.provider_error(
         f"Unexpected AI client error: {type(exc).__name__}: {exc}"[:300], common.AI_BAD_RESPONSE
     )

@@ -33,12 +33,10 @@ UNVERIFIED_NOTE = "Suggested by the AI model from memory, not verified: check be
 def classify_openai_error(exc: Exception) -> ProviderError:
     """Map an openai client exception to a ProviderError with code/retryable/quota."""
     if isinstance(exc, openai.APITimeoutError):
-        return common.provider_error(
-            "The AI service did not answer in time.", common.AI_TIMEOUT, retryable=True
-        )
+        return common.provider_error(common.TIMEOUT_ERROR, common.AI_TIMEOUT, retryable=True)
     if isinstance(exc, openai.APIConnectionError):
         return common.provider_error(
-            "The AI service could not be reached.", common.AI_UNREACHABLE, retryable=True
+            common.UNREACHABLE_ERROR, common.AI_UNREACHABLE, retryable=True
         )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
@@ -49,27 +47,8 @@ def classify_openai_error(exc: Exception) -> ProviderError:
             return common.provider_error(
                 "The OpenAI quota is used up.", common.AI_QUOTA_EXCEEDED, quota=True
             )
-        if status == 429:
-            return common.provider_error(
-                "The AI service is rate limiting requests.",
-                common.AI_RATE_LIMITED,
-                retryable=True,
-                retry_after=common.parse_retry_after(exc.response.headers),
-            )
-        if status in (401, 403):
-            return common.provider_error(
-                f"The AI service rejected the API key ({status}).", common.AI_AUTH_FAILED
-            )
-        if status == 408 or status >= 500:
-            return common.provider_error(
-                f"The AI service had an error ({status}).",
-                common.AI_SERVER_ERROR,
-                retryable=True,
-                retry_after=common.parse_retry_after(exc.response.headers),
-            )
-        return common.provider_error(
-            f"The AI service refused the request ({status}: {exc.message[:200]}).",
-            common.AI_BAD_REQUEST,
+        return common.error_for_status(
+            status, exc.message, retry_after=common.parse_retry_after(exc.response.headers)
         )
     if isinstance(exc, openai.APIResponseValidationError | openai.OpenAIError):
         return common.provider_error(
