@@ -7,9 +7,7 @@ that platform `failed` and keeps the others. Progress callbacks may come from wo
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import logging
 import threading
 import time
@@ -52,7 +50,7 @@ from pipeline.serialize import (
     content_from_dict,
     to_dict,
 )
-from pipeline.services import Services, offline_services
+from pipeline.services import Services, cache_key, offline_services
 from pipeline.vision import focus_map
 
 log = logging.getLogger(__name__)
@@ -141,19 +139,6 @@ def _with_fallback(
     return call(services.offline), "offline"
 
 
-def _cache_key(image_hash: str, options: JobOptions, services: Services) -> str:
-    parts = [
-        image_hash,
-        ",".join(sorted(options.platforms)),
-        options.description.strip(),
-        services.provider.name,
-        services.model_id,
-        options.language,
-        options.tone,
-    ]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
-
-
 def _thumbnail_jpeg(source: SourceImage, long_side: int = 1024) -> bytes:
     img = source.image.copy()
     img.thumbnail((long_side, long_side))
@@ -197,7 +182,19 @@ def _ai_text(
     """Analysis, niches, content and accounts: AI when asked and available, else offline.
     Costs at most 3 AI calls (analysis, then content and accounts together); cached."""
     use_ai = options.use_ai and services.ai_enabled
-    key = _cache_key(source.info.sha256, options, services) if use_ai else ""
+    key = (
+        cache_key(
+            source.info.sha256,
+            options.platforms,
+            options.description,
+            services.provider.name,
+            services.model_id,
+            language=options.language,
+            tone=options.tone,
+        )
+        if use_ai
+        else ""
+    )
     state: dict[str, bool] = {"down": not use_ai}  # "down": use offline for the rest
     cached = services.cache.get(key) if (use_ai and services.cache is not None) else None
     if cached:

@@ -6,7 +6,10 @@ stays a pure function of (image bytes, options, services).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -17,6 +20,28 @@ if TYPE_CHECKING:
     from socialopt.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def cache_key(
+    image_hash: str,
+    platforms: Iterable[str],
+    description: str,
+    provider: str,
+    model: str,
+    **extra: Any,
+) -> str:
+    """sha256 over the inputs that decide an AI answer. Platform order does not matter;
+    `extra` (language, tone, ...) is included, sorted by name."""
+    payload = {
+        "image": image_hash,
+        "platforms": sorted({p.strip().lower() for p in platforms}),
+        "description": " ".join(description.split()),
+        "provider": provider,
+        "model": model,
+        "extra": {k: extra[k] for k in sorted(extra)},
+    }
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Cache(Protocol):

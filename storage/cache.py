@@ -1,48 +1,17 @@
 """AI answer caches with expiry: a synchronous SQLite one for pipeline threads (the same
 `ai_cache` table as the async repository; WAL lets both work at once) and an in-memory one
-for tests and the CLI without a database. Both have `get(key)` and `put(key, value, ttl_s)`.
+for tests and the CLI without a database. Both satisfy `pipeline.services.Cache`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
-from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from storage import migrations
 from storage.records import Clock, dumps, loads, to_iso, utcnow
-
-
-class Cache(Protocol):
-    def get(self, key: str) -> dict[str, Any] | None: ...
-
-    def put(self, key: str, value: dict[str, Any], ttl_s: float) -> None: ...
-
-
-def cache_key(
-    image_hash: str,
-    platforms: Iterable[str],
-    description: str,
-    provider: str,
-    model: str,
-    **extra: Any,
-) -> str:
-    """sha256 over the inputs that decide an AI answer. Platform order does not matter;
-    `extra` (language, tone, ...) is included, sorted by name."""
-    payload = {
-        "image": image_hash,
-        "platforms": sorted({p.strip().lower() for p in platforms}),
-        "description": " ".join(description.split()),
-        "provider": provider,
-        "model": model,
-        "extra": {k: extra[k] for k in sorted(extra)},
-    }
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class SqliteCache:

@@ -14,7 +14,7 @@ from pipeline.hashtag_sources import (
     parse_best_hashtags,
     parse_tagsfinder,
 )
-from pipeline.providers.common import DictCache
+from storage.cache import MemoryCache
 from tests.fake_hashtag_sites import BROKEN, FakeHashtagSites
 from tests.fake_openai import closed_port
 
@@ -104,7 +104,7 @@ def test_every_source_failing_gives_empty_list(sites):
 
 
 def test_cache_avoids_repeat_requests_and_skips_failures(sites):
-    cache = DictCache()
+    cache = MemoryCache()
     urls = sites.base_urls(all_hashtag="down")
     src = make(sites, base_urls=urls, cache=cache, failure_cooldown_s=0)
     first = src.fetch("coffee")
@@ -113,8 +113,8 @@ def test_cache_avoids_repeat_requests_and_skips_failures(sites):
     assert second == first
     # only the failed source is asked again
     assert len(sites.requests) == 5
-    assert "hashtags:all-hashtag:coffee" not in cache.data
-    assert cache.data["hashtags:tagsfinder:coffee"] == {
+    assert cache.get("hashtags:all-hashtag:coffee") is None
+    assert cache.get("hashtags:tagsfinder:coffee") == {
         "tags": ["#coffee", "#specialtycoffee", "#brewing"]
     }
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from pipeline.errors import ProviderError
-from pipeline.models import ImageAnalysis, NamedColor, Niche, Usage
+from pipeline.job import run_job
+from pipeline.models import ImageAnalysis, JobOptions, NamedColor, Niche, Usage
 from pipeline.platforms import get_spec
 from pipeline.providers import common
 from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
 from pipeline.providers.openai_provider import UNVERIFIED_NOTE, OpenAIProvider
+from pipeline.serialize import account_from_dict, analysis_from_dict, to_dict
+from pipeline.services import build_services
 from socialopt.settings import Secret, Settings
+from storage.cache import MemoryCache
 from tests.factories import make_analysis
 from tests.fake_openai import (
     FakeOpenAI,
@@ -23,6 +28,7 @@ from tests.fake_openai import (
     good_content,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 ALL = ("instagram", "facebook", "linkedin", "pinterest", "x", "tiktok")
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes\xff\xd9"
 
@@ -372,40 +378,39 @@ def test_token_usage_is_recorded_per_call(fake):
     assert usage.by_provider == {"openai": 2}
 
 
-def test_warm_cache_makes_no_calls(fake):
-    cache = common.DictCache()
-    provider = make(fake.base_url)
-    req = content_request(("x", "pinterest"))
-    key = common.cache_key("img-hash", req.platforms, req.description, "openai", provider.model)
-
-    def call(usage: Usage):
-        return common.cached_call(
-            cache,
-            key,
-            lambda: provider.write_content(req, usage),
-            encode=common.contents_to_dict,
-            decode=common.contents_from_dict,
-            usage=usage,
-        )
-
-    cold, warm_usage = call(Usage()), Usage()
-    warm = call(warm_usage)
-    assert len(fake.chat_requests()) == 1
-    assert warm_usage.calls == 0 and warm_usage.cache_hits == 1
-    assert warm == cold
+def test_warm_cache_makes_no_calls(fake, tmp_path):
+    """A second identical session is answered from the AI cache: no request reaches the API."""
+    services = build_services(
+        Settings(
+            ai_provider="openai",
+            openai_api_key=Secret("sk-test"),
+            openai_base_url=fake.base_url,
+            u2net_home=tmp_path,
+        ),
+        cache=MemoryCache(),
+    )
+    options = JobOptions(platforms=("x", "pinterest"), description="my latte", use_ai=True)
+    image = (ROOT / "samples" / "coffee.jpg").read_bytes()
+    cold = run_job(image, options, services)
+    sent = len(fake.chat_requests())
+    warm = run_job(image, options, services)
+    assert sent == 3 and cold.usage.calls == 3
+    assert len(fake.chat_requests()) == sent
+    assert warm.usage.calls == 0 and warm.usage.cache_hits == 1
+    for key in ("x", "pinterest"):
+        assert warm.platforms[key].content.caption == cold.platforms[key].content.caption
+        assert warm.platforms[key].provider == "openai"
+    assert warm.analysis.description == cold.analysis.description
 
 
 def test_results_serialise_for_the_cache(fake):
     usage = Usage()
     provider = make(fake.base_url)
     analysis = provider.analyse(AnalysisRequest(JPEG, baseline()), usage)
-    assert (
-        common.analysis_from_dict(json.loads(json.dumps(common.analysis_to_dict(analysis))))
-        == analysis
-    )
+    assert analysis_from_dict(json.loads(json.dumps(to_dict(analysis)))) == analysis
     req = AccountsRequest([Niche("coffee", "Coffee", 1.0)], "x")
     accounts = provider.find_accounts(req, usage)
-    roundtrip = common.accounts_from_dict(
-        json.loads(json.dumps(common.accounts_to_dict(accounts)))
-    )
+    roundtrip = [
+        account_from_dict(a) for a in json.loads(json.dumps([to_dict(a) for a in accounts]))
+    ]
     assert roundtrip == accounts and accounts

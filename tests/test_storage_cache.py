@@ -6,7 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from storage.cache import MemoryCache, SqliteCache, cache_key
+from pipeline.services import cache_key
+from storage.cache import MemoryCache, SqliteCache
 from storage.repository import Repository
 
 

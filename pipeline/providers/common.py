@@ -6,20 +6,20 @@ platform limits, handle extraction/validation, and (de)serialising results for t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from pipeline import accounts
 from pipeline.errors import ProviderError
-from pipeline.models import Account, ImageAnalysis, NamedColor, PlatformContent, Usage
+from pipeline.models import Account, ImageAnalysis, PlatformContent
 
 if TYPE_CHECKING:
     from pipeline.providers.base import ContentRequest
@@ -440,14 +440,6 @@ def merge_analysis(base: ImageAnalysis, answer: Mapping[str, Any], provider: str
 
 # --------------------------------------------------------------------------- handles
 
-_FALLBACK_HANDLE = {
-    "instagram": r"[A-Za-z0-9_](?:[A-Za-z0-9._]{0,28}[A-Za-z0-9_])?",
-    "x": r"[A-Za-z0-9_]{1,15}",
-    "tiktok": r"[A-Za-z0-9_](?:[A-Za-z0-9._]{0,22}[A-Za-z0-9_])",
-    "pinterest": r"[A-Za-z0-9_]{3,30}",
-    "facebook": r"[A-Za-z0-9.]{5,50}",
-    "linkedin": r"[A-Za-z0-9-]{3,100}",
-}
 RESERVED = {
     "p",
     "reel",
@@ -487,14 +479,6 @@ RESERVED = {
     "web",
     "www",
 }
-_PROFILE_URL = {
-    "instagram": "https://www.instagram.com/{h}/",
-    "x": "https://x.com/{h}",
-    "tiktok": "https://www.tiktok.com/@{h}",
-    "pinterest": "https://www.pinterest.com/{h}/",
-    "facebook": "https://www.facebook.com/{h}",
-    "linkedin": "https://www.linkedin.com/in/{h}",
-}
 _URL_PATTERNS = [
     ("instagram", re.compile(r"https?://(?:www\.)?instagram\.com/([A-Za-z0-9._]+)/?", re.I)),
     ("x", re.compile(r"https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/@?([A-Za-z0-9_]+)", re.I)),
@@ -519,22 +503,13 @@ def normalize_handle(raw: str) -> str:
 
 
 def valid_handle(platform: str, handle: str) -> bool:
-    """Platform handle rules (pipeline.accounts.valid_handle when present), bare handle."""
+    """A handle an AI named is usable: the platform's rules and not a reserved path word."""
     h = normalize_handle(handle)
-    if not h or h.lower() in RESERVED:
-        return False
-    try:
-        from pipeline.accounts import valid_handle as rule
-
-        return bool(rule(platform, h))
-    except (ImportError, AttributeError):
-        pattern = _FALLBACK_HANDLE.get(platform, r"[A-Za-z0-9._]{1,30}")
-        return re.fullmatch(pattern, h) is not None
+    return bool(h) and h.lower() not in RESERVED and accounts.valid_handle(platform, h)
 
 
 def profile_url(platform: str, handle: str) -> str:
-    template = _PROFILE_URL.get(platform)
-    return template.format(h=normalize_handle(handle)) if template else ""
+    return accounts.profile_url(platform, normalize_handle(handle))
 
 
 def handle_from_url(url: str, platform: str) -> str:
@@ -613,108 +588,6 @@ def cap_per_platform(accounts: Iterable[Account], limit: int) -> list[Account]:
             counts[a.platform] = counts.get(a.platform, 0) + 1
             out.append(a)
     return out
-
-
-# --------------------------------------------------------------------------- cache
-
-
-class Cache(Protocol):
-    def get(self, key: str) -> dict | None: ...
-
-    def put(self, key: str, value: dict, ttl_s: int) -> None: ...
-
-
-class DictCache:
-    """In-memory cache with the same get/put interface (tests, bench)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, dict] = {}
-
-    def get(self, key: str) -> dict | None:
-        value = self.data.get(key)
-        return json.loads(json.dumps(value)) if value is not None else None
-
-    def put(self, key: str, value: dict, ttl_s: int = 0) -> None:
-        self.data[key] = json.loads(json.dumps(value))
-
-
-def cache_key(*parts: object) -> str:
-    """A stable key from any JSON-able parts (the lead may use storage.cache.cache_key)."""
-    raw = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def cached_call(
-    cache: Cache | None,
-    key: str,
-    fn: Callable[[], T],
-    *,
-    encode: Callable[[T], dict],
-    decode: Callable[[dict], T],
-    ttl_s: int = 7 * 86400,
-    usage: Usage | None = None,
-) -> T:
-    """Return the cached value for `key`, else call `fn` and store it. A broken cache is
-    logged and bypassed, never fatal; provider errors are not cached."""
-    if cache is not None:
-        try:
-            hit = cache.get(key)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("AI cache read failed: %s", exc)
-            hit = None
-        if hit is not None:
-            try:
-                value = decode(hit)
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("AI cache entry unusable (%s); calling the provider", exc)
-            else:
-                if usage is not None:
-                    with usage._lock:
-                        usage.cache_hits += 1
-                return value
-    value = fn()
-    if cache is not None:
-        try:
-            cache.put(key, encode(value), ttl_s)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("AI cache write failed: %s", exc)
-    return value
-
-
-def contents_to_dict(contents: Mapping[str, PlatformContent]) -> dict[str, dict]:
-    return {p: asdict(c) for p, c in contents.items()}
-
-
-def contents_from_dict(data: Mapping[str, Mapping[str, Any]]) -> dict[str, PlatformContent]:
-    return {
-        p: PlatformContent(
-            caption=d["caption"],
-            hashtags=list(d["hashtags"]),
-            alt_text=d.get("alt_text", ""),
-            title=d.get("title", ""),
-            provider=d.get("provider", "offline"),
-        )
-        for p, d in data.items()
-    }
-
-
-def analysis_to_dict(analysis: ImageAnalysis) -> dict[str, Any]:
-    return asdict(analysis)
-
-
-def analysis_from_dict(data: Mapping[str, Any]) -> ImageAnalysis:
-    d = dict(data)
-    d["colors"] = [NamedColor(**c) for c in d.get("colors", [])]
-    d["face_boxes"] = [tuple(b) for b in d.get("face_boxes", [])]
-    return ImageAnalysis(**d)
-
-
-def accounts_to_dict(accounts: Sequence[Account]) -> dict[str, list[dict]]:
-    return {"accounts": [asdict(a) for a in accounts]}
-
-
-def accounts_from_dict(data: Mapping[str, Any]) -> list[Account]:
-    return [Account(**a) for a in data["accounts"]]
 
 
 def content_prompt_for(request: ContentRequest) -> str:
