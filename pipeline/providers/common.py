@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from pipeline import accounts
+from pipeline.captions import fit_content
 from pipeline.errors import ProviderError
+from pipeline.hashtags import finalize_hashtags
 from pipeline.models import Account, ImageAnalysis, PlatformContent
+from pipeline.platforms import get_spec
 
 if TYPE_CHECKING:
     from pipeline.providers.base import ContentRequest
@@ -289,72 +292,6 @@ def structured_with_repair(
 # --------------------------------------------------------------------------- content
 
 
-def _clip(text: str, limit: int) -> str:
-    """Cut at a word boundary and end with an ellipsis when over `limit`."""
-    text = text.strip()
-    if limit <= 0 or len(text) <= limit:
-        return text
-    if limit == 1:
-        return text[:1]
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space >= limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip(" ,.;:-") + "…"
-
-
-def _clean_tag(tag: str) -> str:
-    word = re.sub(r"[^\w]", "", tag.strip().lstrip("#"), flags=re.UNICODE)
-    return f"#{word}" if word else ""
-
-
-def _finalize_tags(tags: list[str], spec: Any) -> list[str]:
-    try:
-        from pipeline.hashtags import finalize_hashtags
-
-        return list(finalize_hashtags(tags, spec))
-    except (ImportError, AttributeError):
-        seen: set[str] = set()
-        out = []
-        for t in tags:
-            c = _clean_tag(t)
-            if c and c.lower() not in seen:
-                seen.add(c.lower())
-                out.append(c)
-        return out[: spec.hashtag_max]
-
-
-def _fit(content: PlatformContent, spec: Any) -> PlatformContent:
-    try:
-        from pipeline.captions import fit_content
-
-        content = fit_content(content, spec)
-    except (ImportError, AttributeError):
-        pass
-    return enforce_limits(content, spec)
-
-
-def enforce_limits(content: PlatformContent, spec: Any) -> PlatformContent:
-    """Hard guard on caption/title/alt/hashtag limits (X counts hashtags in its 280)."""
-    tags = [t for t in content.hashtags if t][: max(0, spec.hashtag_max)]
-    limit = spec.caption_limit
-    if spec.key == "x" and tags:
-        while tags and len(" ".join(tags)) + 1 > limit // 2:
-            tags.pop()
-        if tags:
-            limit -= len(" ".join(tags)) + 1
-    caption = _clip(content.caption, limit)
-    alt = _clip(content.alt_text, spec.alt_text_limit) if spec.alt_text_limit else content.alt_text
-    title = _clip(content.title, spec.title_limit) if spec.title_limit else ""
-    return PlatformContent(
-        caption=caption,
-        hashtags=tags,
-        alt_text=alt,
-        title=title,
-        provider=content.provider,
-    )
-
-
 def build_contents(
     answer: Mapping[str, Mapping[str, Any]],
     platforms: Sequence[str],
@@ -364,16 +301,13 @@ def build_contents(
 ) -> dict[str, PlatformContent]:
     """Validated answer -> PlatformContent per platform, trimmed to the platform's limits.
     Too few hashtags are topped up from the candidates."""
-    from pipeline.platforms import get_spec
-
     out: dict[str, PlatformContent] = {}
     for p in platforms:
         spec = get_spec(p, hashtag_limits)
         item = answer[p]
-        tags = _finalize_tags([t for t in item["hashtags"] if _clean_tag(t)], spec)
+        tags = finalize_hashtags(list(item["hashtags"]), spec)
         if len(tags) < spec.hashtag_min:
-            more = [t for t in candidates.get(p, []) if _clean_tag(t)]
-            tags = _finalize_tags(tags + more, spec)
+            tags = finalize_hashtags(tags + list(candidates.get(p, [])), spec)
         content = PlatformContent(
             caption=item["caption"],
             hashtags=tags,
@@ -381,13 +315,11 @@ def build_contents(
             title=item.get("title", "") if spec.title_limit else "",
             provider=provider,
         )
-        out[p] = _fit(content, spec)
+        out[p] = fit_content(content, spec)
     return out
 
 
 def limits_for(platforms: Iterable[str], hashtag_limits: Mapping[str, int]) -> dict[str, dict]:
-    from pipeline.platforms import get_spec
-
     out = {}
     for p in platforms:
         s = get_spec(p, hashtag_limits)
