@@ -14,11 +14,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import requests
 from bs4 import BeautifulSoup
+
+from pipeline.hashtags import is_banned
+
+if TYPE_CHECKING:
+    from pipeline.services import Cache
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +40,6 @@ MAX_PER_SOURCE = 30
 
 class LayoutChanged(Exception):
     """The page loaded but the expected markup is not there."""
-
-
-class _Cache(Protocol):
-    def get(self, key: str) -> dict | None: ...
-
-    def put(self, key: str, value: dict, ttl_s: float) -> None: ...
 
 
 def slug(keyword: str) -> str:
@@ -138,7 +137,7 @@ class HashtagSources:
         self,
         sources: Iterable[str],
         timeout_s: float = 10.0,
-        cache: _Cache | None = None,
+        cache: Cache | None = None,
         base_urls: Mapping[str, str] | None = None,
         *,
         min_interval_s: float = 2.0,
@@ -268,18 +267,7 @@ class HashtagSources:
         seen: set[str] = set()
         for tags in results:
             for tag in tags or []:
-                if tag.lower() not in seen and not _banned(tag):
+                if tag.lower() not in seen and not is_banned(tag):
                     seen.add(tag.lower())
                     merged.append(tag)
         return merged
-
-
-def _banned(tag: str) -> bool:
-    try:
-        from pipeline.hashtags import is_banned
-    except ImportError:
-        return False
-    try:
-        return bool(is_banned(tag))
-    except Exception:  # noqa: BLE001
-        return False

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,6 @@ from pipeline.providers.base import Provider, create_provider
 
 if TYPE_CHECKING:
     from socialopt.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 def cache_key(
@@ -81,13 +78,10 @@ def _offline_provider(settings: Settings | None) -> Provider:
 
 def _product_tools(settings: Settings) -> tuple[Any, Any]:
     """The background remover and, when configured, the Cloudinary uploader."""
-    remover = uploader = None
-    try:
-        from pipeline.product.background import BackgroundRemover
+    from pipeline.product.background import BackgroundRemover
 
-        remover = BackgroundRemover(Path(settings.u2net_home), settings.rembg_model)
-    except ImportError:  # pragma: no cover - product module missing
-        log.warning("product photography unavailable: pipeline.product not importable")
+    remover = BackgroundRemover(Path(settings.u2net_home), settings.rembg_model)
+    uploader = None
     if settings.cloudinary_url:
         from pipeline.product.cloud import CloudinaryUploader
 
@@ -131,12 +125,9 @@ def build_services(settings: Settings, *, cache: Cache | None = None) -> Service
     remover, uploader = _product_tools(settings)
     editor = None
     if name == "openai":
-        try:
-            from pipeline.product.openai_edit import OpenAIImageEditor
+        from pipeline.product.openai_edit import OpenAIImageEditor
 
-            editor = OpenAIImageEditor(settings)
-        except ImportError:  # pragma: no cover - optional module
-            editor = None
+        editor = OpenAIImageEditor(settings)
     sources = None
     if settings.hashtag_sources:
         from pipeline.hashtag_sources import HashtagSources

@@ -24,6 +24,7 @@ from pipeline.product.background import Cutout, make_cutout
 from pipeline.product.detect import detect_product
 from pipeline.product.logo import apply_logo, validate_logo
 from pipeline.product.styles import StyleOptions, compose_style
+from pipeline.render import encode_capped
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,7 @@ def working_copy(img: Image.Image, targets: Sequence[tuple[str, ImageSize]]) -> 
 
 
 def _encode(img: Image.Image, fmt: str, max_bytes: int) -> tuple[bytes, int]:
-    try:
-        from pipeline.render import encode_capped
-    except ImportError:  # the render stage is optional for this module
-        encode_capped = None
-    if encode_capped is not None and max_bytes > 0:
+    if max_bytes > 0:
         return encode_capped(img, fmt, max_bytes)
     buf = io.BytesIO()
     if fmt == "PNG":

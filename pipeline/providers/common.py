@@ -334,14 +334,10 @@ def limits_for(platforms: Iterable[str], hashtag_limits: Mapping[str, int]) -> d
 
 
 def niche_keys() -> list[str]:
-    """Known niche keys from pipeline.niches (empty when that module is not there)."""
-    try:
-        from pipeline.niches import NICHES
-    except ImportError:
-        return []
-    if isinstance(NICHES, Mapping):
-        return [str(k) for k in NICHES]
-    return [str(getattr(n, "key", n)) for n in NICHES]
+    """The niche keys an AI answer may use."""
+    from pipeline.niches import NICHES
+
+    return list(NICHES)
 
 
 def merge_analysis(base: ImageAnalysis, answer: Mapping[str, Any], provider: str) -> ImageAnalysis:
