@@ -26,7 +26,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ExtBot
 
 from bot.formatting import CAPTION_LIMIT, display_name, escape, platform_message, split_message
-from pipeline.models import JobResult, ProductPhoto, ProgressEvent
+from pipeline.models import JobResult, PlatformResult, ProductPhoto, ProgressEvent
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,26 @@ async def _send_product_photos(bot: ExtBot, chat_id: int, photos: Sequence[Produ
         await bot.send_media_group(chat_id, media)
 
 
+async def send_platform(
+    bot: ExtBot,
+    chat_id: int,
+    platform: str,
+    result: PlatformResult,
+    *,
+    timezone: str,
+    image: tuple[bytes, str, tuple[int, int]] | None = None,
+) -> None:
+    """One platform: its image as a document (bytes, file name, size), then its text."""
+    if image is not None:
+        data, filename, (width, height) = image
+        caption = _cut(f"{display_name(platform)} · {width}×{height}")
+        await bot.send_document(chat_id, data, filename=filename, caption=caption)
+    for chunk in platform_message(result, timezone=timezone):
+        await bot.send_message(
+            chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+        )
+
+
 async def deliver(
     bot: ExtBot, chat_id: int, result: JobResult, *, timezone: str, elapsed_s: float = 0.0
 ) -> None:
@@ -128,17 +148,11 @@ async def deliver(
                 chat_id, result.contact_sheet, caption=caption, filename="contact_sheet.jpg"
             )
     for key, res in result.platforms.items():
+        image = None
         if res.image is not None:
-            await bot.send_document(
-                chat_id,
-                res.image.data,
-                filename=res.image.filename(key),
-                caption=_cut(f"{display_name(key)} · {res.image.width}×{res.image.height}"),
-            )
-        for chunk in platform_message(res, timezone=timezone):
-            await bot.send_message(
-                chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
-            )
+            size = (res.image.width, res.image.height)
+            image = (res.image.data, res.image.filename(key), size)
+        await send_platform(bot, chat_id, key, res, timezone=timezone, image=image)
         if res.product_photos:
             await _send_product_photos(bot, chat_id, res.product_photos)
     notes = list(dict.fromkeys([*result.usage.notices, *result.warnings]))

@@ -11,8 +11,8 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
-from bot.delivery import closing_keyboard
-from bot.formatting import display_name, escape, local_time, platform_message
+from bot.delivery import closing_keyboard, send_platform
+from bot.formatting import display_name, escape, local_time
 from pipeline.models import PlatformContent, PlatformResult, RenderedImage
 from pipeline.serialize import account_from_dict, posting_time_from_dict
 from storage.records import SessionRecord
@@ -105,17 +105,18 @@ async def resend_session(
     for platform, data in (results.get("platforms") or {}).items():
         name = data.get("processed_image")
         path = folder / Path(name).name if name else None  # never outside the session folder
+        image = None
         if path is not None and path.is_file():
-            image = data.get("image") or {}
-            caption = f"{display_name(platform)} · {image.get('width')}×{image.get('height')}"
-            with path.open("rb") as fh:
-                await context.bot.send_document(chat_id, fh, filename=path.name, caption=caption)
-        for chunk in platform_message(
-            platform_result_from_dict(platform, data), timezone=timezone
-        ):
-            await context.bot.send_message(
-                chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
-            )
+            size = data.get("image") or {}
+            image = (path.read_bytes(), path.name, (size.get("width"), size.get("height")))
+        await send_platform(
+            context.bot,
+            chat_id,
+            platform,
+            platform_result_from_dict(platform, data),
+            timezone=timezone,
+            image=image,
+        )
     product = bool((results.get("product") or {}).get("is_product"))
     await context.bot.send_message(
         chat_id,
