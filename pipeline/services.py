@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -69,13 +69,6 @@ class Services:
         return self.provider.name != "offline"
 
 
-def _offline_provider(settings: Settings | None) -> Provider:
-    import pipeline.providers  # noqa: F401 - fills the registry
-    from socialopt.settings import Settings
-
-    return create_provider("offline", settings or Settings())
-
-
 def _product_tools(settings: Settings) -> tuple[Any, Any]:
     """The background remover and, when configured, the Cloudinary uploader."""
     from pipeline.product.background import BackgroundRemover
@@ -90,20 +83,17 @@ def _product_tools(settings: Settings) -> tuple[Any, Any]:
 
 
 def offline_services(settings: Settings | None = None) -> Services:
-    """Services with no keys: the offline provider for everything."""
-    from pipeline.intake import IntakeLimits
-    from socialopt.settings import Settings
+    """Services with no keys: the offline provider for everything, whatever keys are set."""
+    from socialopt.settings import Secret, Settings
 
-    settings = settings or Settings()
-    offline = _offline_provider(settings)
-    remover, _ = _product_tools(settings)
-    return Services(
-        provider=offline,
-        offline=offline,
-        accounts_provider=offline,
-        remover=remover,
-        hashtag_limits=dict(settings.hashtag_limits),
-        intake_limits=IntakeLimits.from_settings(settings),
+    return build_services(
+        replace(
+            settings or Settings(),
+            ai_provider="offline",
+            gemini_api_key=Secret(""),
+            cloudinary_url=Secret(""),
+            hashtag_sources=(),
+        )
     )
 
 
@@ -112,7 +102,7 @@ def build_services(settings: Settings, *, cache: Cache | None = None) -> Service
     import pipeline.providers  # noqa: F401 - fills the registry
     from pipeline.intake import IntakeLimits
 
-    offline = _offline_provider(settings)
+    offline = create_provider("offline", settings)
     name = settings.resolved_ai_provider()
     provider = offline if name == "offline" else create_provider(name, settings)
     accounts = provider
