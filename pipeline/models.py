@@ -74,9 +74,24 @@ class JobOptions:
 
 @dataclass(frozen=True)
 class NamedColor:
-    name: str
+    name: str  # English name a person would say ("sky blue"); localise for display
     hex: str
     share: float  # 0..1 of the pixels
+    family: str = ""  # hue family: red, orange, yellow, green, blue, purple, pink, brown, grey...
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What an offline classifier saw, rolled up a WordNet hierarchy; empty when it abstains.
+
+    `subject` is the most specific confident English noun ("nuthatch", or "bird" when only
+    the parent concept is sure); `concepts` runs from it to its broad ancestors."""
+
+    subject: str = ""
+    concepts: tuple[str, ...] = ()  # e.g. ("nuthatch", "bird", "animal")
+    confidence: float = 0.0  # summed probability under `subject`
+    top: tuple[tuple[str, float], ...] = ()  # raw top-5 (class label, probability)
+    model: str = ""  # e.g. "efficientnet-lite2"
 
 
 @dataclass
@@ -99,6 +114,13 @@ class ImageAnalysis:
     warnings: list[str] = field(default_factory=list)
     niches: list[str] = field(default_factory=list)  # an AI provider may suggest niche keys
     provider: str = "offline"
+    # what the photo is about (recognition, faces, product shape, the user's words)
+    subject: str = ""  # English noun, "" when unknown: never guessed
+    subject_concepts: list[str] = field(default_factory=list)  # subject and its ancestors
+    kind: str = ""  # product | person | place | animal | plant | food | thing | "" (unknown)
+    recognition: Recognition | None = None  # None when no classifier ran
+    monochrome: bool = False  # black-and-white or a single-hue photo
+    subject_sharpness: float = 0.0  # sharpness where the subject is (focus-weighted)
 
 
 @dataclass(frozen=True)

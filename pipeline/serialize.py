@@ -5,7 +5,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pipeline.models import Account, ImageAnalysis, NamedColor, Niche, PlatformContent, PostingTime
+from pipeline.models import (
+    Account,
+    ImageAnalysis,
+    NamedColor,
+    Niche,
+    PlatformContent,
+    PostingTime,
+    Recognition,
+)
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -18,6 +26,15 @@ def analysis_from_dict(data: dict[str, Any]) -> ImageAnalysis:
     values = {k: v for k, v in data.items() if k in fields}
     values["colors"] = [NamedColor(**c) for c in data.get("colors", [])]
     values["face_boxes"] = [tuple(b) for b in data.get("face_boxes", [])]
+    rec = data.get("recognition")
+    if isinstance(rec, dict):
+        values["recognition"] = Recognition(
+            subject=rec.get("subject", ""),
+            concepts=tuple(rec.get("concepts", ())),
+            confidence=float(rec.get("confidence", 0.0)),
+            top=tuple((str(a), float(b)) for a, b in rec.get("top", ())),
+            model=rec.get("model", ""),
+        )
     return ImageAnalysis(**values)
 
 
