@@ -57,11 +57,13 @@ def looks_like_product(result: JobResult) -> bool:
 
 
 def closing_keyboard(session_id: str, *, product: bool) -> InlineKeyboardMarkup:
-    """`Download all`, `New captions`, `Profiles`; `Product photos` for product-like images."""
+    """`Download all`, `Another version`, `Profiles`; `Product photos` for product-like images."""
     rows = [
         [InlineKeyboardButton("📦 Download all", callback_data=f"{ZIP_PREFIX}{session_id}")],
         [
-            InlineKeyboardButton("✍️ New captions", callback_data=f"{CAPTIONS_PREFIX}{session_id}"),
+            InlineKeyboardButton(
+                "✍️ Another version", callback_data=f"{CAPTIONS_PREFIX}{session_id}"
+            ),
             InlineKeyboardButton("👥 Profiles", callback_data=f"{PROFILES_PREFIX}{session_id}"),
         ],
     ]

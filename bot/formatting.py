@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipeline.captions import post_text
+from pipeline.captions import first_comment, ready_to_post
 from pipeline.models import Account, PlatformContent, PlatformResult, PostingTime
 from pipeline.platforms import PLATFORMS, get_spec
 
@@ -229,19 +229,19 @@ def accounts_block(accounts: Iterable[Account], *, title: str = "Accounts to tag
 
 
 def _content_lines(platform: str, content: PlatformContent) -> list[str]:
-    """Title, the ready-to-post caption in <pre>, hashtags in <code>, alt text.
+    """Title, the ready-to-post caption in <pre>, first-comment hashtags in <code>, alt text.
 
-    On X the hashtags belong in the post (they count in its 280), so the <pre> block holds
-    caption and hashtags together, as `captions.post_text` builds it for results.json."""
+    Where hashtags belong in the post (X), the <pre> block holds caption and hashtags together
+    and they are not repeated as a first comment."""
+    spec = get_spec(platform)
     lines: list[str] = []
     if content.title:
         lines += ["<b>Title</b>", f"<code>{escape(content.title)}</code>", ""]
-    in_post = platform == "x"
-    text = post_text(content, get_spec(platform)) if in_post else content.caption
+    text = ready_to_post(content, spec)
     lines += ["<b>Caption</b> (tap to copy)", f"<pre>{escape(text.strip())}</pre>"]
-    if content.hashtags:
-        label = "Hashtags (already in the post)" if in_post else "Hashtags for the first comment"
-        lines += ["", f"<b>{label}</b>", f"<code>{escape(content.first_comment)}</code>"]
+    comment = first_comment(content, spec)
+    if comment:
+        lines += ["", "<b>Hashtags for the first comment</b>", f"<code>{escape(comment)}</code>"]
     if content.alt_text:
         lines += ["", "<b>Alt text</b>", f"<i>{escape(content.alt_text)}</i>"]
     return lines

@@ -120,17 +120,27 @@ def truncate(text: str, limit: int, length: Callable[[str], int] = len) -> str:
 
 def hashtag_separator(spec: PlatformSpec) -> str:
     """What goes between the caption and the hashtags in the ready-to-post text."""
-    return " " if spec.key == "x" else "\n\n"
+    return " " if spec.hashtags_in_post else "\n\n"
 
 
 def post_text(content: PlatformContent, spec: PlatformSpec) -> str:
-    """The ready-to-post text: caption with the hashtags appended."""
+    """The caption with the hashtags appended (what counts against the caption limit)."""
     tags = " ".join(content.hashtags)
     if not tags:
         return content.caption
     if not content.caption:
         return tags
     return content.caption + hashtag_separator(spec) + tags
+
+
+def ready_to_post(content: PlatformContent, spec: PlatformSpec) -> str:
+    """What to paste as the post: with the hashtags where they belong in the post (X)."""
+    return post_text(content, spec) if spec.hashtags_in_post else content.caption
+
+
+def first_comment(content: PlatformContent, spec: PlatformSpec) -> str:
+    """The hashtags for a first comment; empty where they are already in the post."""
+    return "" if spec.hashtags_in_post else " ".join(content.hashtags)
 
 
 def fit_content(content: PlatformContent, spec: PlatformSpec) -> PlatformContent:

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from pipeline.contact_sheet import make_contact_sheet
 from pipeline.errors import OptionsError, ProviderError, SocialOptError
 from pipeline.intake import IntakeLimits, SourceImage, decode_size_for, load_image
 from pipeline.models import (
+    CAPTION_VARIANTS,
     OUTPUT_FORMATS,
     PRODUCT_STYLES,
     Account,
@@ -71,6 +72,12 @@ def validate_options(options: JobOptions) -> JobOptions:
     posting.get_zone(options.timezone)
     if options.tone:
         captions.check_tone(options.tone, platforms[0])
+    if not 0 <= options.variant < CAPTION_VARIANTS:
+        raise OptionsError(
+            f"Caption version {options.variant} does not exist; choose 0 to "
+            f"{CAPTION_VARIANTS - 1}.",
+            code="UNKNOWN_VARIANT",
+        )
     unknown = [s for s in options.product_styles if s not in PRODUCT_STYLES]
     if unknown:
         raise OptionsError(
@@ -164,6 +171,18 @@ def _hashtag_candidates(
     return out
 
 
+@dataclass
+class _Text:
+    """What the text side of a job produced."""
+
+    analysis: ImageAnalysis
+    niches: list[Niche]
+    contents: dict[str, PlatformContent]  # the version to post, per platform
+    variants: dict[str, list[PlatformContent]]  # every offline version, per platform
+    accounts: dict[str, list[Account]]
+    providers: dict[str, str]
+
+
 def _ai_text(
     source: SourceImage,
     baseline: ImageAnalysis,
@@ -172,13 +191,7 @@ def _ai_text(
     specs: dict[str, PlatformSpec],
     usage: Usage,
     report: _Progress,
-) -> tuple[
-    ImageAnalysis,
-    list[Niche],
-    dict[str, PlatformContent],
-    dict[str, list[Account]],
-    dict[str, str],
-]:
+) -> _Text:
     """Analysis, niches, content and accounts: AI when asked and available, else offline.
     Costs at most 3 AI calls (analysis, then content and accounts together); cached."""
     use_ai = options.use_ai and services.ai_enabled
@@ -267,21 +280,21 @@ def _ai_text(
             services.cache_ttl_s,
         )
 
-    # Every platform gets content within its rules, whatever the provider answered.
-    offline_content: dict[str, PlatformContent] | None = None
+    # Every platform gets content within its rules, whatever the provider answered; the
+    # offline versions are kept as variants (and one of them is used where no AI wrote).
+    versions = [captions.compile_content(content_req, variant=v) for v in range(CAPTION_VARIANTS)]
     final: dict[str, PlatformContent] = {}
     for platform, spec in specs.items():
         item = contents.get(platform)
-        if item is None:
-            if offline_content is None:
-                offline_content = services.offline.write_content(content_req, usage)
-            item = offline_content[platform]
+        if item is None or providers.get(platform, "offline") == "offline":
+            item = versions[options.variant][platform]
             providers[platform] = "offline"
         item = captions.fit_content(item, spec)
         item.hashtags = hashtags.finalize_hashtags(item.hashtags, spec)
         final[platform] = item
+    variants = {p: [v[p] for v in versions] for p in specs}
     by_platform = _accounts_by_platform(found_accounts, accounts_req)
-    return analysis, found, final, by_platform, providers
+    return _Text(analysis, found, final, variants, by_platform, providers)
 
 
 def _content_and_accounts(
@@ -496,9 +509,7 @@ def run_job(
         baseline = analyse_image(
             source.image, description=options.description, faces=focus.faces, scale=source.scale
         )
-        analysis, found, contents, accounts_map, providers = _ai_text(
-            source, baseline, options, services, specs, usage, report
-        )
+        text = _ai_text(source, baseline, options, services, specs, usage, report)
         timings["text"] = time.perf_counter() - t0
         rendered = {key: future.result() for key, future in renders.items()}
     timings["render"] = max((r[2] for r in rendered.values()), default=0.0)
@@ -510,15 +521,17 @@ def run_job(
             platform=key,
             status="completed" if image_out is not None else "failed",
             image=image_out,
-            content=contents[key],
-            niches=found,
+            content=text.contents[key],
+            niches=text.niches,
             posting_times=posting.best_times(spec, options.timezone),
-            profiles=accounts_map.get(key, []),
+            profiles=text.accounts.get(key, []),
             processing_time=round(seconds, 3),
-            provider=providers.get(key, "offline"),
+            provider=text.providers.get(key, "offline"),
             error=error,
+            variants=text.variants.get(key, []),
         )
 
+    analysis = text.analysis
     warnings = list(source.warnings) + list(analysis.warnings) + _upscale_warnings(results)
     t0 = time.perf_counter()
     decision, product_warnings = _product_step(source, analysis, options, services, specs, results)
@@ -551,7 +564,7 @@ def run_job(
         source=source.info,
         options=options,
         analysis=analysis,
-        niches=found,
+        niches=text.niches,
         platforms=results,
         contact_sheet=sheet,
         product=decision,

@@ -30,6 +30,7 @@ LOGO_POSITIONS: tuple[str, ...] = (
 OUTPUT_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP")
 LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "de", "fr", "ru")
 TONES: tuple[str, ...] = ("casual", "professional", "funny", "luxury", "minimal")
+CAPTION_VARIANTS = 2  # offline caption versions per platform (results.json "variants")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class JobOptions:
     output_format: str = "JPEG"
     max_workers: int = 4
     tone: str = ""
+    variant: int = 0  # which offline caption version to use (0 .. CAPTION_VARIANTS-1)
     product_styles: tuple[str, ...] = ()  # empty: no product photography
     logo: LogoOptions | None = None
     saved_accounts: tuple[Account, ...] = ()
@@ -150,10 +152,6 @@ class PlatformContent:
     title: str = ""  # Pinterest / TikTok title
     provider: str = "offline"
 
-    @property
-    def first_comment(self) -> str:
-        return " ".join(self.hashtags)
-
 
 @dataclass
 class RenderedImage:
@@ -208,6 +206,7 @@ class PlatformResult:
     error: dict[str, str] | None = None  # {"code": ..., "message": ...}
     product_photos: list[ProductPhoto] = field(default_factory=list)
     image_url: str = ""  # Cloudinary secure_url when uploaded
+    variants: list[PlatformContent] = field(default_factory=list)  # offline versions, in order
 
 
 @dataclass(frozen=True)

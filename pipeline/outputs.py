@@ -15,17 +15,31 @@ from typing import Any
 
 from pipeline import captions
 from pipeline.errors import SocialOptError
-from pipeline.models import JobResult, OutputFiles, PlatformResult
-from pipeline.platforms import PLATFORMS
-from pipeline.serialize import to_dict
+from pipeline.models import JobResult, OutputFiles, PlatformContent, PlatformResult
+from pipeline.platforms import PLATFORMS, PlatformSpec
+from pipeline.serialize import account_list, hashtag_list, to_dict
 
 RULE = "=" * 60
 THIN = "-" * 60
 
 
-def _platform_dict(key: str, res: PlatformResult) -> dict[str, Any]:
+def _text_dict(content: PlatformContent, spec: PlatformSpec) -> dict[str, str]:
+    return {
+        "caption": content.caption,
+        "ready_to_post": captions.ready_to_post(content, spec),
+        "title": content.title,
+    }
+
+
+def _platform_dict(key: str, res: PlatformResult, variant: int) -> dict[str, Any]:
+    """One platform's entry: the seed's keys (hashtags as "#a #b", profile_results with
+    extracted_usernames) and the richer lists beside them (hashtag_list, accounts)."""
     content = res.content
     image = res.image
+    spec = PLATFORMS[key]
+    text = _text_dict(content, spec) if content else dict.fromkeys(_TEXT_KEYS, "")
+    tags = list(content.hashtags) if content else []
+    handles = [a.handle for a in res.profiles if a.handle]
     return {
         "status": res.status,
         "processed_image": image.filename(key) if image else None,
@@ -42,21 +56,16 @@ def _platform_dict(key: str, res: PlatformResult) -> dict[str, Any]:
         },
         "image_url": res.image_url,
         "niches": [n.key for n in res.niches],
-        "hashtags": list(content.hashtags) if content else [],
-        "caption": content.caption if content else "",
-        # what to paste: on X the hashtags belong in the post itself (they fit its 280)
-        "ready_to_post": (
-            captions.post_text(content, PLATFORMS[key])
-            if content and key == "x"
-            else content.caption
-            if content
-            else ""
-        ),
-        "title": content.title if content else "",
+        "hashtags": " ".join(tags),
+        "hashtag_list": tags,
+        **text,
         "alt_text": content.alt_text if content else "",
-        "first_comment": content.first_comment if content else "",
+        "first_comment": captions.first_comment(content, spec) if content else "",
+        "variant": variant if res.provider == "offline" else None,
+        "variants": [{"variant": i, **_text_dict(v, spec)} for i, v in enumerate(res.variants)],
         "posting_times": [to_dict(t) for t in res.posting_times],
-        "profile_results": [to_dict(a) for a in res.profiles],
+        "profile_results": {"extracted_usernames": handles, "total_usernames": len(handles)},
+        "accounts": [to_dict(a) for a in res.profiles],
         "processing_time": res.processing_time,
         "product_photography_used": bool(res.product_photos),
         "product_photos": [
@@ -73,6 +82,9 @@ def _platform_dict(key: str, res: PlatformResult) -> dict[str, Any]:
         "provider": res.provider,
         "error": res.error,
     }
+
+
+_TEXT_KEYS = ("caption", "ready_to_post", "title")
 
 
 def results_to_dict(result: JobResult) -> dict[str, Any]:
@@ -92,6 +104,7 @@ def results_to_dict(result: JobResult) -> dict[str, Any]:
             "timezone": options.timezone,
             "output_format": options.output_format,
             "tone": options.tone,
+            "variant": options.variant,
             "product_styles": list(options.product_styles),
             "logo": None
             if options.logo is None
@@ -104,7 +117,9 @@ def results_to_dict(result: JobResult) -> dict[str, Any]:
         },
         "analysis": to_dict(result.analysis),
         "niches": [to_dict(n) for n in result.niches],
-        "platforms": {k: _platform_dict(k, r) for k, r in result.platforms.items()},
+        "platforms": {
+            k: _platform_dict(k, r, options.variant) for k, r in result.platforms.items()
+        },
         "product": None if result.product is None else to_dict(result.product),
         "usage": result.usage.to_dict(),
         "warnings": list(result.warnings),
@@ -135,7 +150,13 @@ def caption_text(platform: str, data: dict[str, Any]) -> str:
     spec = PLATFORMS.get(platform)
     name = spec.display_name if spec else platform
     caption = data.get("ready_to_post") or data.get("caption", "")
-    hashtags = data.get("hashtags", [])
+    hashtags = hashtag_list(data)
+    in_post = bool(spec and spec.hashtags_in_post)
+    comment = (
+        f"(none: on {name} the hashtags are in the post above)"
+        if in_post and hashtags
+        else " ".join(hashtags) or "(no hashtags)"
+    )
     lines = [RULE, f"{name.upper()} - READY TO POST CONTENT", RULE]
     if data.get("title"):
         lines += [f"Title: {data['title']}", ""]
@@ -145,7 +166,7 @@ def caption_text(platform: str, data: dict[str, Any]) -> str:
         THIN,
         "FIRST COMMENT (hashtags)",
         THIN,
-        " ".join(hashtags) or "(no hashtags)",
+        comment,
         "",
         THIN,
         "POSTING INFO",
@@ -172,7 +193,7 @@ def caption_text(platform: str, data: dict[str, Any]) -> str:
     lines += ["", THIN, f"BEST POSTING TIMES ({zone})", THIN]
     lines += [f"- {t['day']} {t['start']}-{t['end']} ({t['study']})" for t in times] or ["- n/a"]
     lines += ["", THIN, "SUGGESTED ACCOUNTS TO TAG", THIN]
-    lines += [_account_line(a) for a in data.get("profile_results", [])] or ["- none yet"]
+    lines += [_account_line(a) for a in account_list(data)] or ["- none yet"]
     if data.get("status") != "completed" and data.get("error"):
         err = data["error"]
         lines += [

@@ -65,6 +65,8 @@ class PlatformSpec:
     title_limit: int = 0  # Pinterest pin title
     mention_limit: int = 0  # 0 = no documented cap
     max_side: int = 0  # 0 = no documented cap
+    # hashtags go inside the post (they count in X's 280); elsewhere in a first comment
+    hashtags_in_post: bool = False
     posting_windows: tuple[PostingWindow, ...] = ()
     sources: Mapping[str, Source] = field(default_factory=dict)
 
@@ -214,6 +216,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
         hashtag_max=2,
         alt_text_limit=1000,
         max_side=8192,
+        hashtags_in_post=True,
         posting_windows=_X_WINDOWS,
         sources={"sizes": AYRSHARE, "file": AYRSHARE, "caption": AYRSHARE, "hashtags": SEED},
     ),

@@ -60,3 +60,31 @@ def niche_from_dict(data: dict[str, Any]) -> Niche:
 def posting_time_from_dict(data: dict[str, Any]) -> PostingTime:
     names = {f.name for f in dataclasses.fields(PostingTime)}
     return PostingTime(**{k: v for k, v in data.items() if k in names})
+
+
+# -- results.json platform entries, new and older shapes -----------------------------------
+
+
+def hashtag_list(data: dict[str, Any]) -> list[str]:
+    """A platform entry's hashtags from a new file (hashtag_list, or the seed's "#a #b" string)
+    or an older one (a list under hashtags)."""
+    tags = data.get("hashtag_list")
+    if tags is None:
+        tags = data.get("hashtags", [])
+    if isinstance(tags, str):
+        tags = tags.split()
+    return [str(t) for t in tags if str(t).strip()]
+
+
+def account_list(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A platform entry's accounts: `accounts` (new files) or the list older files kept
+    under `profile_results`; the seed's `extracted_usernames` alone when that is all."""
+    if isinstance(data.get("accounts"), list):
+        return [a for a in data["accounts"] if isinstance(a, dict)]
+    profiles = data.get("profile_results")
+    if isinstance(profiles, list):
+        return [a for a in profiles if isinstance(a, dict)]
+    if isinstance(profiles, dict):
+        names = profiles.get("extracted_usernames") or []
+        return [{"handle": str(h), "source": "saved"} for h in names if str(h).strip()]
+    return []

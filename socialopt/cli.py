@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import SocialOptError
-from pipeline.models import LOGO_POSITIONS, OUTPUT_FORMATS, PRODUCT_STYLES, TONES, ProgressEvent
+from pipeline.models import (
+    CAPTION_VARIANTS,
+    LOGO_POSITIONS,
+    OUTPUT_FORMATS,
+    PRODUCT_STYLES,
+    TONES,
+    ProgressEvent,
+)
 from socialopt.settings import Settings, SettingsError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
@@ -41,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument("--language", default=None, help="caption language: en es pt de fr ru")
     opt.add_argument("--timezone", default=None, help="IANA zone for posting times")
     opt.add_argument("--tone", default="", choices=("", *TONES), help="caption tone")
+    opt.add_argument(
+        "--variant",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"caption version to use, 0 to {CAPTION_VARIANTS - 1} (all are in results.json)",
+    )
     opt.add_argument(
         "--output-format", default=None, type=str.upper, choices=[*OUTPUT_FORMATS, "JPG"]
     )
@@ -168,7 +182,7 @@ def _print_summary(doc: dict[str, Any], files: Any) -> None:
             key,
             status,
             size,
-            str(len(data["hashtags"])),
+            str(len(data["hashtag_list"])),
             f"{len(data['caption'])} chars",
             data.get("provider", ""),
         )
@@ -211,6 +225,7 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
         output_format=(args.output_format or settings.output_format),
         max_workers=args.max_workers or settings.max_workers,
         tone=args.tone,
+        variant=args.variant,
         product_styles=styles,
         logo=_read_logo(args),
         source_name=source_name,

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.serialize import account_list, hashtag_list
+
 if TYPE_CHECKING:
     from pipeline.models import PlatformResult
 
@@ -155,9 +157,9 @@ class PlatformRow:
             image_path=str(image),
             image_url=str(data.get("image_url") or data.get("url") or ""),
             niches=list(data.get("niches") or []),
-            hashtags=[str(h) for h in data.get("hashtags") or []],
+            hashtags=hashtag_list(data),
             caption=str(data.get("caption") or ""),
-            profiles=list(data.get("profile_results") or data.get("profiles") or []),
+            profiles=account_list(data) or list(data.get("profiles") or []),
             processing_seconds=float(data.get("processing_time") or 0.0),
             product_photography_used=bool(data.get("product_photography_used")),
             provider=str(data.get("provider") or "offline"),

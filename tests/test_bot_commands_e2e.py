@@ -85,7 +85,7 @@ async def test_commands_on_a_real_session(fake: FakeTelegram, tmp_path: Path) ->
         sid, closing = await photo_session(fake, ANA)
         job_captions = pre_blocks(fake.calls_for(ANA, "sendMessage"))
 
-        # New captions from the closing message, then /caption with a tone.
+        # Another version from the closing message, then /caption with a tone.
         mark = len(fake.calls)
         await press(fake, ANA, closing, f"c:{sid}", "variant 1")
         tones = await fake.wait_text(ANA, "Pick a tone", since=mark)

@@ -168,7 +168,7 @@ async def test_photo_flow_delivers_results_and_records_the_session(
         assert all(len(c.text) <= 4096 for c in calls)
         labels = [label for label, _ in closing.buttons()]
         assert any("Download all" in lb for lb in labels)
-        assert any("New captions" in lb for lb in labels)
+        assert any("Another version" in lb for lb in labels)
         assert any("Profiles" in lb for lb in labels)
         # One status message, edited as the job went on.
         status_edits = [c for c in calls if c.method == "editMessageText" and sid in c.text]

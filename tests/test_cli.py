@@ -96,12 +96,38 @@ def test_results_json_has_the_seed_shape(run_all: tuple[int, Path]) -> None:
         ):
             assert key in data, (platform, key)
         assert data["status"] == "completed"
-        assert len(data["hashtags"]) <= PLATFORMS[platform].hashtag_max
+        # the seed's shapes: hashtags as one "#a #b" string, usernames under profile_results
+        assert isinstance(data["hashtags"], str)
+        assert data["hashtags"].split() == data["hashtag_list"]
+        assert all(t.startswith("#") for t in data["hashtag_list"])
+        assert len(data["hashtag_list"]) <= PLATFORMS[platform].hashtag_max
+        profiles = data["profile_results"]
+        assert set(profiles) == {"extracted_usernames", "total_usernames"}
+        assert profiles["total_usernames"] == len(profiles["extracted_usernames"])
+        assert isinstance(data["accounts"], list)
         assert len(data["caption"]) <= PLATFORMS[platform].caption_limit
         assert data["provider"] == "offline"
         assert all(t["timezone"] == "Europe/Berlin" for t in data["posting_times"])
-    assert len(doc["platforms"]["instagram"]["hashtags"]) <= 5
+        # at least two caption versions, the used one first by default
+        assert len(data["variants"]) >= 2 and data["variant"] == 0
+        assert data["variants"][0]["caption"] == data["caption"]
+    assert len(doc["platforms"]["instagram"]["hashtag_list"]) <= 5
     assert "coffee" in doc["platforms"]["instagram"]["niches"]
+
+
+def test_x_hashtags_appear_once(run_all: tuple[int, Path]) -> None:
+    _, out = run_all
+    doc = json.loads((out / "results.json").read_text())
+    x = doc["platforms"]["x"]
+    assert x["hashtag_list"], "the demo photo gets hashtags on X"
+    assert x["ready_to_post"].endswith(x["hashtags"])
+    assert x["first_comment"] == ""
+    text = (out / "x_caption.txt").read_text()
+    for tag in x["hashtag_list"]:
+        assert text.count(tag) == 1, tag
+    insta = doc["platforms"]["instagram"]
+    assert insta["first_comment"] == insta["hashtags"]
+    assert insta["hashtag_list"][0] not in insta["ready_to_post"]
 
 
 def test_caption_file_layout(run_all: tuple[int, Path]) -> None:
@@ -116,6 +142,49 @@ def test_caption_file_layout(run_all: tuple[int, Path]) -> None:
     ):
         assert heading in text
     assert "Caption length:" in text and "/ 280 characters" in text
+
+
+def test_variant_picks_another_caption_version(tmp_path: Path) -> None:
+    out = tmp_path / "v1"
+    code = main(
+        ["--env-file", "", "optimize", str(PHOTO), "--platforms", "instagram", "linkedin",
+         "--description", "Latte art in a small cafe", "--variant", "1",
+         "--output-dir", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads((out / "results.json").read_text())
+    for data in doc["platforms"].values():
+        assert data["variant"] == 1
+        assert data["caption"] == data["variants"][1]["caption"]
+        assert data["variants"][0]["caption"] != data["variants"][1]["caption"]
+
+
+def test_unknown_variant_is_a_coded_error(tmp_path: Path, capsys) -> None:
+    code = main(["--env-file", "", "optimize", str(PHOTO), "--variant", "7",
+                 "--output-dir", str(tmp_path / "o")])  # fmt: skip
+    assert code == 2
+    assert "(UNKNOWN_VARIANT)" in capsys.readouterr().err
+
+
+def test_compile_reads_an_older_results_file(tmp_path: Path) -> None:
+    """Files written before hashtags became a string and profile_results an object."""
+    old = {
+        "platforms": {
+            "instagram": {
+                "status": "completed",
+                "caption": "Morning latte",
+                "ready_to_post": "Morning latte",
+                "hashtags": ["#Coffee", "#LatteArt"],
+                "profile_results": [{"handle": "@cafe", "source": "saved", "niche": "coffee"}],
+                "posting_times": [],
+            }
+        }
+    }
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    assert main(["--env-file", "", "compile", str(tmp_path)]) == 0
+    text = (tmp_path / "instagram_caption.txt").read_text()
+    assert "#Coffee #LatteArt" in text and "@cafe" in text
+    assert "Hashtags: 2 / 5" in text
 
 
 def test_compile_rebuilds_caption_files(run_all: tuple[int, Path], tmp_path: Path) -> None:

@@ -191,10 +191,11 @@ def test_content_message_with_title(platform: str) -> None:
     assert "written by openai" in text
 
 
-def test_x_caption_carries_its_hashtags() -> None:
+def test_x_hashtags_appear_once_in_the_post() -> None:
     content = PlatformContent("Morning brew", ["#Coffee", "#Latte"])
     (text,) = content_message("x", content)
     assert "<pre>Morning brew #Coffee #Latte</pre>" in text
-    assert "already in the post" in text and "first comment" not in text
+    assert text.count("#Coffee") == 1 and "first comment" not in text
     (text,) = content_message("instagram", content)
     assert "<pre>Morning brew</pre>" in text and "first comment" in text
+    assert text.count("#Coffee") == 1

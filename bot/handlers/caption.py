@@ -234,7 +234,8 @@ async def _for_session(
     result = await _run(context, request, variant)
     label = f", {tone}" if tone else ""
     header = (
-        f"✍️ <b>New captions</b> (variant {variant}{label}) for your photo from "
+        f"✍️ <b>Another version</b> (variant {variant}{label}) of the captions for your "
+        f"photo from "
         f"{escape(local_time(session.started, user.timezone))}:"
     )
     await _send(context, chat_id, result, header, _tone_keyboard(session.id))

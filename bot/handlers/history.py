@@ -14,7 +14,12 @@ from bot.context import BotContext
 from bot.delivery import closing_keyboard, send_platform
 from bot.formatting import display_name, escape, local_time
 from pipeline.models import PlatformContent, PlatformResult, RenderedImage
-from pipeline.serialize import account_from_dict, posting_time_from_dict
+from pipeline.serialize import (
+    account_from_dict,
+    account_list,
+    hashtag_list,
+    posting_time_from_dict,
+)
 from storage.records import SessionRecord
 
 log = logging.getLogger(__name__)
@@ -75,7 +80,7 @@ def platform_result_from_dict(platform: str, data: dict[str, Any]) -> PlatformRe
     if data.get("caption") or data.get("hashtags"):
         content = PlatformContent(
             caption=str(data.get("caption") or ""),
-            hashtags=[str(h) for h in data.get("hashtags") or []],
+            hashtags=hashtag_list(data),
             alt_text=str(data.get("alt_text") or ""),
             title=str(data.get("title") or ""),
             provider=str(data.get("provider") or "offline"),
@@ -86,7 +91,7 @@ def platform_result_from_dict(platform: str, data: dict[str, Any]) -> PlatformRe
         image=image,
         content=content,
         posting_times=[posting_time_from_dict(t) for t in data.get("posting_times") or []],
-        profiles=[account_from_dict(a) for a in data.get("profile_results") or []],
+        profiles=[account_from_dict(a) for a in account_list(data)],
         provider=str(data.get("provider") or "offline"),
         error=data.get("error"),
     )
