@@ -1,7 +1,11 @@
-"""Offline caption compiler: per-platform voice, length, call to action and alt text.
+"""Offline caption compiler: per-platform voice, length and call to action.
 
-Templates per language live in `pipeline/data/captions.json` (en, es, pt, de, fr, ru). Output
-is deterministic: any variety comes from a hash of the inputs plus the `variant` number.
+Phrases per language live in `pipeline/data/captions.json` (en, es, pt, de, fr, ru), chosen by
+what the photo is (`analysis.kind`), the tone and the platform; they claim nothing the photo or
+the user did not say. The hook is a whole sentence: the description's first sentence, or one
+written from the recognised subject or the colours. Output is deterministic: any variety comes
+from a hash of the inputs plus the `variant` number (versions 0 and 1 always differ). Alt text
+is written by `pipeline.alt_text`.
 `fit_content` trims to each platform's limits; the ready-to-post text (`post_text`) is the
 caption with the hashtags appended and always fits the platform's caption limit.
 """
@@ -20,14 +24,13 @@ from typing import TYPE_CHECKING
 from pipeline.errors import OptionsError
 from pipeline.hashtags import finalize_hashtags, suggest_hashtags
 from pipeline.models import LANGUAGES, TONES, ImageAnalysis, PlatformContent
-from pipeline.niches import NICHES, tokens
+from pipeline.niches import NICHES, fold
 from pipeline.platforms import PlatformSpec, get_spec
 
 if TYPE_CHECKING:  # runtime import would be circular (providers/__init__ imports offline)
     from pipeline.providers.base import ContentRequest
 
 ELLIPSIS = "…"
-SUBJECT_CHARS = 80  # the hook's subject: first clause of the description, at most this long
 DEFAULT_TONES: dict[str, str] = {
     "instagram": "casual",
     "facebook": "casual",
@@ -173,77 +176,225 @@ def fit_content(content: PlatformContent, spec: PlatformSpec) -> PlatformContent
 
 # --- composing ----------------------------------------------------------------------------
 
+KINDS: tuple[str, ...] = ("product", "food", "person", "place", "animal", "plant", "thing")
+HOOK_CHARS = 125  # a description's first sentence is the hook when it is at most this long
+BODY_CHARS_PINTEREST = 280  # whole description sentences kept in a pin's description
+# kinds named by their kind noun when nothing more specific is known ("In the frame: a plant.")
+NAMED_KINDS = ("person", "animal", "plant")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'»”)]*\s+")
 
-def _pick(options: list[str], seed: int, slot: int) -> str:
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, dict[str, list[str]]]:
+    """Common subjects (English nouns) in the other languages: [bare noun, noun phrase]."""
+    text = resources.files("pipeline.data").joinpath("captions.json").read_text("utf-8")
+    return json.loads(text)["lexicon"]
+
+
+def kind_of(analysis: ImageAnalysis | None) -> str:
+    """What the photo is (`analysis.kind`), or "unknown"."""
+    kind = (analysis.kind if analysis else "") or ""
+    return kind if kind in KINDS else "unknown"
+
+
+def _pick(options: list[str], seed: int, slot: int, variant: int) -> str:
+    """One option per slot. Consecutive variants differ in every slot with 2+ options."""
     if not options:
         return ""
-    return options[(seed + slot) % len(options)]
+    return options[(seed + 3 * slot + variant + (variant // 2) * slot) % len(options)]
 
 
-def _seed(*parts: str, variant: int = 0) -> int:
+def _seed(*parts: str) -> int:
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") + variant
+    return int.from_bytes(digest[:4], "big")
 
 
 def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", (text or "").strip())
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _sentence(text: str) -> str:
+    """The text as a sentence: capital first letter, closing punctuation."""
     text = _clean(text)
     if not text:
         return ""
-    text = text[0].upper() + text[1:]
+    text = _capital(text)
     return text if text[-1] in ".!?…" else text + "."
 
 
-def split_description(description: str) -> tuple[str, str]:
-    """(subject, rest): the first clause (<= SUBJECT_CHARS, no final stop) and the rest."""
-    text = _clean(description)
-    if not text:
+def sentences(text: str) -> list[str]:
+    """Whole sentences of a text (split after . ! ? … followed by a space, and at line
+    breaks: a line typed without a full stop is a sentence of its own)."""
+    lines = (text or "").splitlines()
+    return [s for line in lines for s in _SENTENCE_END.split(_clean(line)) if s]
+
+
+def split_description(description: str, limit: int = HOOK_CHARS) -> tuple[str, str]:
+    """(hook, rest): the first sentence when it is at most `limit` characters, and the rest.
+
+    When the first sentence is longer, the hook is "" and the whole description is the rest,
+    so the caller writes a hook of its own and the description still appears once, uncut."""
+    parts = sentences(description)
+    if not parts:
         return "", ""
-    match = re.search(r"[.!?…](\s|$)", text)
-    first, rest = (text[: match.start()], text[match.end() :]) if match else (text, "")
-    first = first.strip().rstrip(",;:")
-    if len(first) > SUBJECT_CHARS:
-        short = truncate(first, SUBJECT_CHARS)
-        rest = _clean(text)  # the whole description still goes in the body
-        first = short
-    return first, rest.strip()
+    first = _sentence(parts[0])
+    if len(first) > limit:
+        return "", " ".join(_sentence(p) for p in parts)
+    return first, " ".join(_sentence(p) for p in parts[1:])
 
 
-def _fill(template: str, subject: str) -> str:
-    cap = subject[:1].upper() + subject[1:]
-    return template.replace("{Subject}", cap).replace("{subject}", subject)
+def _article(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
-def _keywords(description: str, niche_names: list[str], tpl: dict, limit: int = 6) -> str:
-    """Search words for a Pinterest description: niche names, then the description's
-    topic words (those the taxonomy knows first)."""
-    stop = set(tpl.get("stopwords", ()))
+def subject_phrase(analysis: ImageAnalysis | None, language: str) -> tuple[str, str] | None:
+    """(bare noun, noun phrase) naming the subject in `language`, or None when unknown.
+
+    Named only from the recognised/described subject (`analysis.subject` and its concepts),
+    falling back to the broader concepts the lexicon knows, then to the kind noun for people,
+    animals and plants. Never guessed."""
+    if analysis is None:
+        return None
+    subject = (analysis.subject or "").strip().lower()
+    if subject:
+        if language == "en":
+            return subject, _article(subject)
+        words = lexicon()
+        for concept in (subject, *analysis.subject_concepts):
+            entry = words.get(concept.strip().lower(), {}).get(language)
+            if entry:
+                return entry[0], entry[1]
+    kind = kind_of(analysis)
+    if kind in NAMED_KINDS:
+        bare, phrase = templates()[language]["kinds"][kind]
+        return bare, phrase
+    return None
+
+
+def join_words(words: list[str], language: str) -> str:
+    """'a', 'a and b', 'a, b and c' in the language."""
+    word = templates()[language]["and"]
+    if len(words) < 2:
+        return "".join(words)
+    last = words[-1]
+    if language == "es" and re.match(r"h?i(?![aeou])", last.lower()):
+        word = "e"  # "verde e índigo"
+    return ", ".join(words[:-1]) + f" {word} {last}"
+
+
+def colour_words(analysis: ImageAnalysis | None, language: str, limit: int = 2) -> list[str]:
+    """The photo's main colours named in `language` (helper module pipeline.colors); none
+    when the colours cannot be named in that language (never English words in a German text)."""
+    if analysis is None:
+        return []
+    try:
+        from pipeline.colors import color_word
+    except ImportError:  # colour naming not installed: English names only in English
+        color_word = None
+    out: list[str] = []
+    for colour in analysis.colors:
+        if colour.share < 0.1 and out:
+            continue
+        if color_word is not None:
+            word = color_word(colour, language)
+        else:
+            word = colour.name if language == "en" else ""
+        if language == "de":
+            word = _capital(word)  # colours named on their own are nouns: "Grün und Blau"
+        if word and word not in out:
+            out.append(word)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _fill(template: str, **values: str) -> str:
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", value)
+        template = template.replace("{" + key.upper() + "}", _capital(value))
+        template = template.replace("{" + _capital(key) + "}", _capital(value))
+    return template
+
+
+def make_hook(
+    analysis: ImageAnalysis | None, language: str, tone: str, seed: int, variant: int
+) -> str:
+    """A whole-sentence hook from what is known: the subject, else the colours, else a
+    plain line that claims nothing about the photo."""
+    tpl = templates()[language]
+    phrase = subject_phrase(analysis, language)
+    if phrase:
+        return _fill(_pick(tpl["hooks"][tone], seed, 0, variant), np=phrase[1])
+    colours = colour_words(analysis, language)
+    if colours:
+        return _fill(
+            _pick(tpl["color_hooks"][tone], seed, 0, variant), colors=join_words(colours, language)
+        )
+    return _pick(tpl["plain_hooks"][tone], seed, 0, variant)
+
+
+def _title(description: str, phrase: tuple[str, str] | None, fallback: str, limit: int) -> str:
+    """A short title: the description's first sentence, or its first clause, else the
+    subject, else the hook."""
+    parts = sentences(description)
+    first = parts[0] if parts else ""
+    clause = re.split(r"\s*[,;:(–—]\s*|\s+-\s+", first)[0] if first else ""
+    if len(clause.split()) < 2:
+        clause = ""
+    for candidate in (first, clause, phrase[0] if phrase else "", fallback):
+        text = candidate.strip().rstrip(".!…")
+        if text and len(text) <= limit:
+            return _capital(text)
+    return ""
+
+
+def _surface_words(description: str, language: str) -> list[str]:
+    """The description's words as the user typed them (accents kept); lowercased at a
+    sentence start, except in German where nouns keep their capital."""
+    out: list[str] = []
+    for match in re.finditer(r"[^\W\d_][^\W_]*(?:['’-][^\W_]+)*", description):
+        word = match.group()
+        before = description[: match.start()].rstrip()
+        if language != "de" and (not before or before[-1] in ".!?…"):
+            word = word.lower()
+        out.append(word)
+    return out
+
+
+def _keywords(
+    description: str, extra: list[str], tpl: dict[str, object], language: str, limit: int = 6
+) -> str:
+    """Search words for a Pinterest description: subject and niche names first, then the
+    description's topic words (those the taxonomy knows first), spelled as the user did."""
+    stop = {fold(w) for w in tpl.get("stopwords", ())}  # type: ignore[attr-defined]
     known = {kw for info in NICHES.values() for kw in info.keywords}
-    words = [w for w in tokens(description) if len(w) > 2 and w not in stop and not w.isdigit()]
-    ordered = [n.lower() for n in niche_names]
-    ordered += [w for w in words if w in known] + [w for w in words if w not in known]
+    words = [
+        w
+        for w in _surface_words(description, language)
+        if len(w) > 2 and fold(w) not in stop and not w.isdigit()
+    ]
+    ordered = [n if language == "de" else n.lower() for n in extra]
+    ordered += [w for w in words if fold(w) in known] + [w for w in words if fold(w) not in known]
     out: list[str] = []
     for word in ordered:
-        if word not in out:
+        if word and fold(word) not in {fold(o) for o in out}:
             out.append(word)
     return ", ".join(out[:limit])
 
 
-def alt_text(analysis: ImageAnalysis | None, description: str, language: str) -> str:
-    """An honest alt text: the analyser's description plus the user's own words."""
-    tpl = templates()[language]
-    desc = _clean(description)
-    measured = _clean(analysis.description) if analysis else ""
-    if language != "en" and desc:
-        return f"{tpl['photo']}: {_sentence(desc)}"
-    if measured and desc and desc.lower() not in measured.lower():
-        return f"{_sentence(measured)} {tpl['photo']}: {_sentence(desc)}"
-    if measured:
-        return _sentence(measured)
-    return f"{tpl['photo']}: {_sentence(desc)}" if desc else tpl["photo"] + "."
+def _whole_sentences(text: str, budget: int) -> str:
+    """As many whole sentences from the start of `text` as fit in `budget` characters."""
+    out = ""
+    for part in sentences(text):
+        joined = f"{out} {part}".strip()
+        if len(joined) > budget:
+            break
+        out = joined
+    return out
 
 
 def compose_caption(
@@ -254,55 +405,70 @@ def compose_caption(
     tone: str,
     niche_names: list[str],
     variant: int = 0,
+    analysis: ImageAnalysis | None = None,
 ) -> tuple[str, str]:
-    """(caption, title) for one platform, before hashtags and fitting."""
+    """(caption, title) for one platform, before hashtags and fitting.
+
+    The hook is a whole sentence: the description's first sentence when it is short enough,
+    else one written from the subject or the colours (the description then goes in the body,
+    once). Questions depend on what the photo is; `variant` picks other phrasings."""
     tpl = templates()[language]
-    subject, rest = split_description(description)
-    if not subject:
-        subject = tpl["subject_fallback"]
-    seed = _seed(description, platform, language, tone, variant=variant)
-    hook = _fill(_pick(tpl["hooks"][tone], seed, 0), subject)
-    closer = _pick(tpl["closers"][tone], seed, 1)
-    cta = _pick(tpl["cta"][platform], seed, 2)
+    kind = kind_of(analysis)
+    subject = analysis.subject if analysis else ""
+    seed = _seed(description, platform, language, tone, kind, subject)
+    first, rest = split_description(description)
+    written = make_hook(analysis, language, tone, seed, variant)
+    hook = first or written
+    body = rest
+    phrase = subject_phrase(analysis, language)
+
+    closer = _pick(tpl["closers"][tone], seed, 1, variant)
+    question = _pick(tpl["questions"][kind], seed, 2, variant)
     emoji = EMOJI.get(tone, "")
-    body = _sentence(rest)
     title = ""
 
     if platform == "instagram":
+        invite = _pick(tpl["invite"]["instagram"], seed, 3, variant)
         head = f"{hook} {emoji}".strip()
-        caption = "\n\n".join(p for p in (head, body, closer, cta) if p)
+        caption = "\n\n".join(p for p in (head, body, closer, f"{question} {invite}") if p)
     elif platform == "facebook":
+        invite = _pick(tpl["invite"]["facebook"], seed, 3, variant)
         middle = " ".join(p for p in (body, closer) if p)
-        caption = "\n\n".join(p for p in (hook, middle, cta) if p)
+        caption = "\n\n".join(p for p in (hook, middle, f"{question} {invite}") if p)
     elif platform == "linkedin":
-        para1 = body or tpl["li_fallback"]
-        insight = _pick(tpl["li_insight"], seed, 3)
-        caption = "\n\n".join(p for p in (hook, para1, insight, cta) if p)
+        insight = "" if tone == "minimal" else _pick(tpl["insights"][kind], seed, 1, variant)
+        cta = _pick(tpl["cta"]["linkedin"], seed, 2, variant)
+        caption = "\n\n".join(p for p in (hook, body, insight, cta) if p)
     elif platform == "pinterest":
-        keywords = _keywords(description, niche_names if language == "en" else [], tpl)
-        ideas = tpl["more_ideas"].replace("{keywords}", keywords) if keywords else ""
-        first = _sentence(description) if description.strip() else _sentence(hook)
-        caption = " ".join(p for p in (first, ideas, cta) if p)
-        title = subject[:1].upper() + subject[1:]
+        names = ([phrase[0]] if phrase else []) + (niche_names if language == "en" else [])
+        keywords = _keywords(description, names, tpl, language)
+        ideas = _fill(tpl["more_ideas"], keywords=keywords) if keywords else ""
+        more = _whole_sentences(body, BODY_CHARS_PINTEREST - len(hook))
+        cta = _pick(tpl["cta"]["pinterest"], seed, 3, variant)
+        caption = " ".join(p for p in (hook, more, ideas, cta) if p)
+        title = _title(description, phrase, written, get_spec(platform).title_limit)
         extra = [n for n in niche_names if n.lower() not in title.lower()][:2]
         if language == "en" and extra and len(title) < 50:
             title = f"{title} | {', '.join(extra)}"
     elif platform == "x":
-        caption = " ".join(p for p in (hook, emoji, cta) if p)
+        caption = " ".join(p for p in (hook, emoji, question) if p)
     elif platform == "tiktok":
+        cta = _pick(tpl["cta"]["tiktok"], seed, 3, variant)
         caption = " ".join(p for p in (hook, emoji, cta) if p)
-        title = subject[:1].upper() + subject[1:]
+        title = _title(description, phrase, written, get_spec(platform).title_limit)
     else:
-        caption = "\n\n".join(p for p in (hook, body, cta) if p)
+        caption = "\n\n".join(p for p in (hook, body, question) if p)
     return caption, title
 
 
 def compile_content(request: ContentRequest, *, variant: int = 0) -> dict[str, PlatformContent]:
     """Captions, hashtags, alt text and titles for every requested platform, fitted to each
-    platform's limits. `variant` picks other template variants (for "new variants")."""
+    platform's limits. `variant` picks other phrasings (0 and 1 always differ). The alt text
+    describes the whole photo here; the job replaces it with one per crop after rendering."""
+    from pipeline.alt_text import alt_text_for  # alt_text imports this module's phrases
+
     language = check_language(request.language)
     names = [NICHES[n.key].name for n in request.niches if n.key in NICHES]
-    alt = alt_text(request.analysis, request.description, language)
     out: dict[str, PlatformContent] = {}
     for platform in request.platforms:
         spec = get_spec(platform, request.hashtag_limits)
@@ -314,11 +480,15 @@ def compile_content(request: ContentRequest, *, variant: int = 0) -> dict[str, P
             tone=tone,
             niche_names=names,
             variant=variant,
+            analysis=request.analysis,
         )
         candidates = list(request.hashtag_candidates.get(spec.key, ())) or suggest_hashtags(
             request.niches, request.analysis, request.description, spec
         )
         tags = finalize_hashtags(candidates, spec)
+        alt = alt_text_for(
+            request.analysis, request.description, language, limit=spec.alt_text_limit
+        )
         content = PlatformContent(
             caption=caption, hashtags=tags, alt_text=alt, title=title, provider="offline"
         )

@@ -28,6 +28,25 @@ IG_HASHTAG_CAP = Source("Business Today: Instagram caps hashtags at 5 per post",
 ZERNIO = Source("Zernio / TikTok content posting API docs", "2026-11")
 SEED = Source("socialopt seed scripts (hashtag ranges)", "2024")
 
+# Alt text limits (checked 2026-11-30, shared/platform-facts.md "Alt text limits"). Where a
+# platform takes alt text but documents no limit, we cap it like Instagram and say so.
+IG_ALT = Source("Instagram content publishing API: alt_text, images (2025-03-24)", "2026-11-30")
+X_ALT = Source("docs.x.com media metadata: alt text up to 1,000 characters", "2026-11-30")
+PIN_ALT = Source("Ayrshare Pinterest: alt text up to 500 characters", "2026-11-30")
+BSKY_ALT = Source("bluesky-social/atproto lexicon app.bsky.embed.images: alt 2,000", "2026-11-30")
+MASTODON_ALT = Source("mastodon/mastodon app/models/media_attachment.rb: 1,500", "2026-11-30")
+LI_ALT = Source("LinkedIn API altText: supported, no documented limit (our cap)", "2026-11-30")
+FB_ALT = Source("Facebook photo alt text: no documented limit found (our cap)", "2026-11-30")
+ALT_TEXT_LIMITS: dict[str, tuple[int, Source]] = {
+    "instagram": (1000, IG_ALT),
+    "x": (1000, X_ALT),
+    "pinterest": (500, PIN_ALT),
+    "bluesky": (2000, BSKY_ALT),
+    "mastodon": (1500, MASTODON_ALT),
+    "linkedin": (1000, LI_ALT),
+    "facebook": (1000, FB_ALT),
+}
+
 
 @dataclass(frozen=True)
 class ImageSize:
@@ -149,7 +168,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
         caption_limit=2200,
         hashtag_min=3,
         hashtag_max=5,
-        alt_text_limit=1000,
+        alt_text_limit=ALT_TEXT_LIMITS["instagram"][0],
         mention_limit=3,
         posting_windows=_IG_WINDOWS,
         sources={
@@ -158,6 +177,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
             "caption": AYRSHARE,
             "hashtags": IG_HASHTAG_CAP,
             "mentions": AYRSHARE,
+            "alt_text": ALT_TEXT_LIMITS["instagram"][1],
         },
     ),
     "facebook": PlatformSpec(
@@ -170,10 +190,16 @@ PLATFORMS: dict[str, PlatformSpec] = {
         caption_limit=63206,
         hashtag_min=0,
         hashtag_max=2,
-        alt_text_limit=1000,
+        alt_text_limit=ALT_TEXT_LIMITS["facebook"][0],
         max_side=2048,
         posting_windows=_FB_WINDOWS,
-        sources={"sizes": AYRSHARE, "file": AYRSHARE, "caption": AYRSHARE, "hashtags": SEED},
+        sources={
+            "sizes": AYRSHARE,
+            "file": AYRSHARE,
+            "caption": AYRSHARE,
+            "hashtags": SEED,
+            "alt_text": ALT_TEXT_LIMITS["facebook"][1],
+        },
     ),
     "linkedin": PlatformSpec(
         key="linkedin",
@@ -185,9 +211,15 @@ PLATFORMS: dict[str, PlatformSpec] = {
         caption_limit=3000,
         hashtag_min=3,
         hashtag_max=5,
-        alt_text_limit=1000,
+        alt_text_limit=ALT_TEXT_LIMITS["linkedin"][0],
         posting_windows=_LI_WINDOWS,
-        sources={"sizes": AYRSHARE, "file": AYRSHARE, "caption": AYRSHARE, "hashtags": SEED},
+        sources={
+            "sizes": AYRSHARE,
+            "file": AYRSHARE,
+            "caption": AYRSHARE,
+            "hashtags": SEED,
+            "alt_text": ALT_TEXT_LIMITS["linkedin"][1],
+        },
     ),
     "pinterest": PlatformSpec(
         key="pinterest",
@@ -199,10 +231,16 @@ PLATFORMS: dict[str, PlatformSpec] = {
         caption_limit=500,
         hashtag_min=2,
         hashtag_max=5,
-        alt_text_limit=500,
+        alt_text_limit=ALT_TEXT_LIMITS["pinterest"][0],
         title_limit=100,
         posting_windows=_PIN_WINDOWS,
-        sources={"sizes": AYRSHARE, "file": AYRSHARE, "caption": LATE, "hashtags": SEED},
+        sources={
+            "sizes": AYRSHARE,
+            "file": AYRSHARE,
+            "caption": LATE,
+            "hashtags": SEED,
+            "alt_text": ALT_TEXT_LIMITS["pinterest"][1],
+        },
     ),
     "x": PlatformSpec(
         key="x",
@@ -214,11 +252,17 @@ PLATFORMS: dict[str, PlatformSpec] = {
         caption_limit=280,
         hashtag_min=1,
         hashtag_max=2,
-        alt_text_limit=1000,
+        alt_text_limit=ALT_TEXT_LIMITS["x"][0],
         max_side=8192,
         hashtags_in_post=True,
         posting_windows=_X_WINDOWS,
-        sources={"sizes": AYRSHARE, "file": AYRSHARE, "caption": AYRSHARE, "hashtags": SEED},
+        sources={
+            "sizes": AYRSHARE,
+            "file": AYRSHARE,
+            "caption": AYRSHARE,
+            "hashtags": SEED,
+            "alt_text": ALT_TEXT_LIMITS["x"][1],
+        },
     ),
     "tiktok": PlatformSpec(
         key="tiktok",
@@ -230,7 +274,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
         caption_limit=2200,
         hashtag_min=3,
         hashtag_max=6,
-        alt_text_limit=0,
+        alt_text_limit=0,  # TikTok photo posts take no alt text
         title_limit=90,
         posting_windows=_TT_WINDOWS,
         sources={"sizes": ZERNIO, "file": AYRSHARE, "caption": AYRSHARE, "hashtags": SEED},
