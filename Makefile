@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-MODEL  := models/u2netp.onnx
 OUT    := socialopt_output/demo
 
 .PHONY: install model demo test lint bench clean
@@ -16,10 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test,rembg]"
 	touch $(STAMP)
 
-model: $(MODEL)
-
-$(MODEL): | $(STAMP)
-	$(BIN)/python -m socialopt.models_setup models
+# Both models (u2netp, EfficientNet-Lite2) go to MODELS_DIR (.env or environment; default
+# ~/.local/share/socialopt/models). Setup checks checksums and returns at once when they are in
+# place, so this runs every time and is never out of step with the folder the program reads.
+model: install
+	$(BIN)/socialopt setup-models
 
 demo: install model
 	$(BIN)/socialopt optimize samples/coffee.jpg --platforms all \
@@ -40,6 +40,8 @@ bench: install model
 	$(BIN)/python bench/ai_calls.py
 	$(BIN)/python bench/photography.py
 	$(BIN)/python bench/bot_load.py
+	cd bench/node && npm ci --no-audit --no-fund --loglevel=error  # smartcrop.js: bench only
+	$(BIN)/python bench/crop_quality.py
 
 clean:
 	rm -rf $(VENV) models socialopt_output .pytest_cache .ruff_cache

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.providers.base import Provider, create_provider
+from pipeline.recognition import MODEL_FILE, Recogniser  # light: onnxruntime loads lazily
 
 if TYPE_CHECKING:
     from socialopt.settings import Settings
@@ -63,6 +64,7 @@ class Services:
     hashtag_sources: Any = None  # pipeline.hashtag_sources.HashtagSources
     hashtag_limits: dict[str, int] = field(default_factory=dict)
     intake_limits: Any = None  # pipeline.intake.IntakeLimits
+    recogniser: Any = None  # pipeline.recognition.Recogniser (None: no subject recognition)
 
     @property
     def ai_enabled(self) -> bool:
@@ -73,7 +75,7 @@ def _product_tools(settings: Settings) -> tuple[Any, Any]:
     """The background remover and, when configured, the Cloudinary uploader."""
     from pipeline.product.background import BackgroundRemover
 
-    remover = BackgroundRemover(Path(settings.u2net_home), settings.rembg_model)
+    remover = BackgroundRemover(Path(settings.rembg_home), settings.rembg_model)
     uploader = None
     if settings.cloudinary_url:
         from pipeline.product.cloud import CloudinaryUploader
@@ -113,6 +115,7 @@ def build_services(settings: Settings, *, cache: Cache | None = None) -> Service
         "gemini": settings.gemini_model,
     }.get(name, "offline")
     remover, uploader = _product_tools(settings)
+    recogniser = Recogniser(Path(settings.models_dir) / MODEL_FILE)
     editor = None
     if name == "openai":
         from pipeline.product.openai_edit import OpenAIImageEditor
@@ -138,4 +141,5 @@ def build_services(settings: Settings, *, cache: Cache | None = None) -> Service
         hashtag_sources=sources,
         hashtag_limits=dict(settings.hashtag_limits),
         intake_limits=IntakeLimits.from_settings(settings),
+        recogniser=recogniser,
     )

@@ -95,6 +95,19 @@ class SettingsError(ValueError):
     """A setting has a value the program cannot use."""
 
 
+def default_models_dir() -> Path:
+    """The per-user models folder: `$XDG_DATA_HOME/socialopt/models` (~/.local/share/...)."""
+    data_home = os.environ.get("XDG_DATA_HOME", "").strip()
+    base = Path(data_home) if data_home else Path.home() / ".local" / "share"
+    return (base / "socialopt" / "models").expanduser().resolve()
+
+
+def _dir(name: str) -> Path | None:
+    """A folder setting as an absolute path (a relative one resolves against the cwd now)."""
+    raw = _str(name)
+    return Path(raw).expanduser().resolve() if raw else None
+
+
 @dataclass(frozen=True)
 class Settings:
     # Storage and defaults
@@ -130,8 +143,11 @@ class Settings:
     ai_cache_days: int = 7
     hashtag_sources: tuple[str, ...] = ()
 
+    # Models (absolute): u2netp for background removal, EfficientNet-Lite2 for recognition
+    models_dir: Path = field(default_factory=default_models_dir)
+
     # Product photography
-    u2net_home: Path = Path("models")
+    u2net_home: Path | None = None  # rembg models only; None: models_dir
     rembg_model: str = "u2netp"
     cloudinary_url: Secret = field(default_factory=lambda: Secret(""))
 
@@ -170,6 +186,11 @@ class Settings:
         if self.gemini_enabled:
             return "gemini"
         return "offline"
+
+    @property
+    def rembg_home(self) -> Path:
+        """Where rembg models are looked for: U2NET_HOME when set, else MODELS_DIR."""
+        return self.u2net_home or self.models_dir
 
     @property
     def db_path(self) -> Path:
@@ -227,7 +248,8 @@ class Settings:
             ai_max_retries=_int("AI_MAX_RETRIES", defaults.ai_max_retries),
             ai_cache_days=_int("AI_CACHE_DAYS", defaults.ai_cache_days),
             hashtag_sources=_list("HASHTAG_SOURCES"),
-            u2net_home=Path(_str("U2NET_HOME", str(defaults.u2net_home))),
+            models_dir=_dir("MODELS_DIR") or defaults.models_dir,
+            u2net_home=_dir("U2NET_HOME"),
             rembg_model=_str("REMBG_MODEL", defaults.rembg_model),
             cloudinary_url=Secret(cloudinary),
             telegram_bot_token=Secret(_str("TELEGRAM_BOT_TOKEN")),
