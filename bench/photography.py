@@ -2,8 +2,9 @@
 
 Run: `.venv/bin/python bench/photography.py [--platform instagram] [--runs 3]`.
 Prints a table (per style, background removal, total) for rembg:u2netp (when the model and
-rembg are there) and the weight-free fallback, with peak RSS; writes
-bench/results/photography.json. Target: all 7 styles for one platform under 3 s.
+rembg are there) and the weight-free fallback, each run in its own process so each path's
+peak RSS is its own; writes bench/results/photography.json. Targets: all 7 styles for one
+platform under 3 s, and peak RSS under 400 MB per path.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,8 +33,10 @@ from pipeline.platforms import get_spec  # noqa: E402
 from pipeline.product.background import BackgroundRemover  # noqa: E402
 from pipeline.product.photos import _encode, make_product_photos, working_copy  # noqa: E402
 from pipeline.product.styles import render_style  # noqa: E402
+from socialopt.settings import Settings  # noqa: E402
 
 TARGET_S = 3.0
+RSS_TARGET_MB = 400  # all 7 styles of a 12 MP photo, per path, in its own process
 
 
 def synth_product_jpeg(width: int = 4032, height: int = 3024, seed: int = 4) -> bytes:
@@ -63,6 +69,14 @@ def synth_product_jpeg(width: int = 4032, height: int = 3024, seed: int = 4) -> 
 
 
 def rss_mb() -> float:
+    """This process's peak RSS in MB: VmHWM (reset by exec, unlike ru_maxrss, which a child
+    inherits from the parent that forked it), else ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -70,11 +84,15 @@ def bench_remover(data: bytes, remover: BackgroundRemover, platform_key: str, ru
     spec = get_spec(platform_key)
     size = spec.choose_size(4032, 3024)
     targets = [(platform_key, size)]
-    # warm-up (session load, numba-compiled paths, first-call allocations)
+    # the first real call, as a user's job makes it (session load included): its peak RSS
+    # is the number that matters; the timing runs below reuse the loaded session
     t0 = time.perf_counter()
     warm = Image.open(io.BytesIO(data)).convert("RGB")
-    remover.cutout(working_copy(warm, targets))
+    _, first = make_product_photos(warm, None, [], targets, "JPEG", remover)
     warmup_s = time.perf_counter() - t0
+    first_call_rss = rss_mb()
+    assert len(first) == 7
+    del warm, first
 
     steps: dict[str, list[float]] = {k: [] for k in ("decode", "working_copy", "cutout")}
     per_style: dict[str, list[float]] = {s: [] for s in PRODUCT_STYLES}
@@ -93,16 +111,19 @@ def bench_remover(data: bytes, remover: BackgroundRemover, platform_key: str, ru
         steps["cutout"].append(time.perf_counter() - t)
         for style in PRODUCT_STYLES:
             t = time.perf_counter()
-            out = render_style(style, cut, work, size)
+            out = render_style(style, cut, img, size)
             _encode(out, "JPEG", spec.max_file_bytes)
             per_style[style].append(time.perf_counter() - t)
         totals_serial.append(time.perf_counter() - t_run)
+        work_size = work.size
+        del img, work, cut, out  # one 12 MP photo alive at a time, as in a job
         # the real entry point, styles on 2 threads, decode included
         t = time.perf_counter()
         img = Image.open(io.BytesIO(data)).convert("RGB")
         decision, photos = make_product_photos(img, None, [], targets, "JPEG", remover)
         totals_parallel.append(time.perf_counter() - t)
         assert len(photos) == 7 and all(p.image.width == size.width for p in photos)
+        del img, photos
 
     def med(v: list[float]) -> float:
         return round(statistics.median(v), 4)
@@ -111,8 +132,9 @@ def bench_remover(data: bytes, remover: BackgroundRemover, platform_key: str, ru
         "method": remover.method,
         "platform": platform_key,
         "size": f"{size.width}x{size.height}",
-        "working_size": f"{work.width}x{work.height}",
+        "working_size": f"{work_size[0]}x{work_size[1]}",
         "warmup_s": round(warmup_s, 4),
+        "first_call_peak_rss_mb": round(first_call_rss, 1),
         "steps_s": {k: med(v) for k, v in steps.items()},
         "styles_s": {k: med(v) for k, v in per_style.items()},
         "total_serial_s": med(totals_serial),
@@ -122,39 +144,57 @@ def bench_remover(data: bytes, remover: BackgroundRemover, platform_key: str, ru
     }
 
 
+def child(args: argparse.Namespace) -> None:
+    """One path in its own process, so its peak RSS is its own: prints one JSON line."""
+    data = Path(args.photo).read_bytes()
+    models = Path(args.models) if args.child == "rembg" else Path("/nonexistent-models")
+    remover = BackgroundRemover(models)  # u2netp runs on onnxruntime without importing rembg
+    rss_start = rss_mb()
+    result = bench_remover(data, remover, args.platform, args.runs)
+    result.update(
+        rss_before_mb=round(rss_start, 1),
+        peak_rss_mb=result["first_call_peak_rss_mb"],
+        peak_rss_all_runs_mb=round(rss_mb(), 1),
+        under_rss_target=result["first_call_peak_rss_mb"] < RSS_TARGET_MB,
+    )
+    print(json.dumps(result))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--platform", default="instagram")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--models", default=str(ROOT / "models"))
+    ap.add_argument("--models", default=str(Settings.from_env(env_file=None).rembg_home))
+    ap.add_argument("--child", choices=("rembg", "fallback"), help=argparse.SUPPRESS)
+    ap.add_argument("--photo", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(args)
+        return
 
     data = synth_product_jpeg()
-    rss_after_synth = rss_mb()
     results = []
-    t = time.perf_counter()
-    rembg_remover = BackgroundRemover(Path(args.models))
-    import_s = None
-    if rembg_remover.uses_model:
-        import rembg  # noqa: F401 - timed once: numba compiles on the very first import
-
-        import_s = round(time.perf_counter() - t, 3)
-        results.append(bench_remover(data, rembg_remover, args.platform, args.runs))
-    results.append(
-        bench_remover(
-            data, BackgroundRemover(Path("/nonexistent-models")), args.platform, args.runs
-        )
-    )
+    paths = ["fallback"]
+    if BackgroundRemover(Path(args.models)).uses_model:
+        paths.insert(0, "rembg")
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = Path(tmp) / "product.jpg"
+        photo.write_bytes(data)
+        for path in paths:
+            cmd = [sys.executable, __file__, "--child", path, "--photo", str(photo)]
+            cmd += ["--platform", args.platform, "--runs", str(args.runs)]
+            cmd += ["--models", args.models]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     report = {
         "benchmark": "product photography, 7 styles, one platform",
         "photo": "synthetic 4032x3024 JPEG (bottle on a plain backdrop)",
         "photo_bytes": len(data),
         "target_s": TARGET_S,
+        "rss_target_mb": RSS_TARGET_MB,
         "runs": args.runs,
-        "rembg_import_s": import_s,
-        "peak_rss_mb": round(rss_mb(), 1),
-        "rss_after_synthesis_mb": round(rss_after_synth, 1),
-        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "peak_rss_mb": {r["method"]: r["peak_rss_mb"] for r in results},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "results": results,
     }
     out = ROOT / "bench" / "results" / "photography.json"
@@ -178,13 +218,28 @@ def main() -> None:
         f"{'make_product_photos (2 thr)':<28}"
         + "".join(f"{r['total_make_product_photos_s']:>19.3f}s" for r in results)
     )
-    print(f"{'first cutout (warm-up)':<28}" + "".join(f"{r['warmup_s']:>19.3f}s" for r in results))
-    if import_s is not None:
-        print(f"rembg import: {import_s:.2f}s (about 35 s the first time in a fresh venv)")
     print(
-        f"peak RSS: {report['peak_rss_mb']:.0f} MB (after synthesising the photo: "
-        f"{rss_after_synth:.0f} MB); target {TARGET_S:.0f} s: "
-        + ", ".join(f"{r['method']} {'OK' if r['under_target'] else 'MISSED'}" for r in results)
+        f"{'first call (session load)':<28}" + "".join(f"{r['warmup_s']:>19.3f}s" for r in results)
+    )
+    print(
+        f"{'peak RSS, 7 styles, 1st call':<28}"
+        + "".join(f"{r['peak_rss_mb']:>17.0f} MB" for r in results)
+    )
+    print(
+        f"{'  after all timing runs':<28}"
+        + "".join(f"{r['peak_rss_all_runs_mb']:>17.0f} MB" for r in results)
+    )
+    print(
+        f"{'  of which after imports':<28}"
+        + "".join(f"{r['rss_before_mb']:>17.0f} MB" for r in results)
+    )
+    print(
+        f"targets {TARGET_S:.0f} s and {RSS_TARGET_MB} MB: "
+        + ", ".join(
+            f"{r['method']} {'OK' if r['under_target'] else 'MISSED'}/"
+            f"{'OK' if r['under_rss_target'] else 'MISSED'}"
+            for r in results
+        )
     )
     print(f"wrote {out.relative_to(ROOT)}")
 

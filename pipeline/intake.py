@@ -66,6 +66,7 @@ class SourceImage:
     scale: float  # decoded size / original size
     has_alpha: bool = False
     warnings: list[str] = field(default_factory=list)
+    alpha: Image.Image | None = None  # "L": the input's own transparency (product cut-out)
 
 
 # --------------------------------------------------------------------------- reading
@@ -410,6 +411,7 @@ def load_image(
             ImageOps.exif_transpose(img, in_place=True)  # no copy when already upright
             icc = img.info.get("icc_profile")
             rgb, has_alpha = _to_rgb(img, warns)
+            alpha = img.convert("RGBA").getchannel("A") if has_alpha else None
             if icc and rgb.mode == "RGB":
                 rgb = _to_srgb(rgb, icc, warns)
             if preview is not None:
@@ -441,7 +443,9 @@ def load_image(
         size_bytes=len(data),
     )
     scale = rgb.width / width if width else 1.0
-    return SourceImage(image=rgb, info=info, scale=scale, has_alpha=has_alpha, warnings=warns)
+    return SourceImage(
+        image=rgb, info=info, scale=scale, has_alpha=has_alpha, warnings=warns, alpha=alpha
+    )
 
 
 def decode_size_for(sizes) -> tuple[int, int]:

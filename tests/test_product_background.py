@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.errors import ModelUnavailableError
+from pipeline.errors import ModelUnavailableError, ProcessingError
 from pipeline.product.background import BackgroundRemover, clean_mask, fallback_mask
-from tests.test_product_synth import iou, product_shot
+from pipeline.product.masks import fallback, guided_filter
+from socialopt.settings import Settings
+from tests.test_product_synth import busy_shot, cups_shot, iou, product_shot, with_soft_shadow
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
+MODELS = Settings.from_env(env_file=None).rembg_home  # MODELS_DIR: where `make model` puts it
 U2NETP = MODELS / "u2netp.onnx"
 
 
@@ -161,3 +163,69 @@ def test_rembg_accepts_a_user_supplied_model_file(
     assert cut.method == f"rembg:{path.stem}"
     assert iou(cut.mask, truth) >= 0.95
     assert no_network == []
+
+
+def components(mask: Image.Image) -> int:
+    import cv2
+
+    return cv2.connectedComponents((np.asarray(mask) >= 128).astype(np.uint8))[0] - 1
+
+
+@pytest.mark.parametrize("color", [(150, 60, 120), (70, 80, 90)], ids=["plum", "grey"])
+def test_fallback_leaves_a_soft_shadow_out_with_clean_edges(color, tmp_path: Path) -> None:
+    img, truth = product_shot(w=600, h=760, shape="rounded", color=color)
+    shot = with_soft_shadow(img, truth)  # a neutral, darker, soft-edged shadow down-right
+    shadow = (
+        np.asarray(shot).astype(int).sum(axis=2) < np.asarray(img).astype(int).sum(axis=2) - 30
+    )
+    assert shadow.sum() > 0.04 * shadow.size  # the shadow is really there
+    cut = BackgroundRemover(tmp_path).cutout(shot)
+    pred = np.asarray(cut.mask) >= 128
+    assert components(cut.mask) == 1
+    assert iou(cut.mask, truth) >= 0.97
+    assert pred[shadow & ~truth].mean() < 0.02  # the shadow is not part of the subject
+    # a clean outline: the edge is a thin anti-aliased band, no jagged steps far from truth
+    soft = (np.asarray(cut.mask) > 8) & (np.asarray(cut.mask) < 247)
+    assert soft.sum() < 4 * np.sqrt(truth.sum())
+
+
+def test_the_old_fallback_problem_a_grey_object_is_not_mistaken_for_shadow() -> None:
+    img, truth = product_shot(shape="rounded", color=(70, 80, 90))
+    result = fallback(img)
+    assert result.problems() == [] and iou(result.mask, truth) >= 0.97
+
+
+@pytest.mark.parametrize("make", [busy_shot, cups_shot], ids=["busy", "many-objects"])
+def test_fallback_refuses_what_would_look_broken(make, tmp_path: Path) -> None:
+    with pytest.raises(ProcessingError) as err:
+        BackgroundRemover(tmp_path).cutout(make())
+    assert err.value.code == "MASK_UNRELIABLE"
+    assert "could not be cut out cleanly" in err.value.message
+    assert ("busy" in err.value.message) or ("pieces" in err.value.message)
+
+
+def test_guided_filter_follows_the_guide_edge() -> None:
+    guide = np.zeros((60, 60), np.float32)
+    guide[:, 30:] = 1.0
+    coarse = np.zeros((60, 60), np.float32)
+    coarse[:, 26:] = 1.0  # four pixels off
+    out = guided_filter(guide, coarse, 6, 1e-3)
+    crossing = int(np.argmax(out[30] > 0.5))
+    assert 26 < crossing <= 30  # moved from the coarse edge (26) towards the guide's (30)
+    assert out[30, 40] > 0.9 and out[30, 12] < 0.1
+
+
+@pytest.mark.rembg
+@needs_rembg
+def test_rembg_session_keeps_no_arena_and_runs_on_a_small_copy(monkeypatch) -> None:
+    remover = BackgroundRemover(MODELS)
+    img, truth = product_shot(w=1600, h=1300)
+    seen: list[tuple[int, int]] = []
+    session = remover._get_session()
+    real = session.predict
+    monkeypatch.setattr(session, "predict", lambda im, *a, **k: seen.append(im.size) or real(im))
+    cut = remover.cutout(img)
+    assert max(seen[0]) <= 640 and cut.mask.size == img.size
+    assert iou(cut.mask, truth) >= 0.95
+    opts = session.inner_session.get_session_options()
+    assert opts.enable_cpu_mem_arena is False and opts.enable_mem_pattern is False

@@ -42,7 +42,7 @@ def test_red_logo_bottom_right_at_half_opacity_over_white() -> None:
     assert out.mode == "RGB" and out.size == base.size
 
 
-@pytest.mark.parametrize("position", LOGO_POSITIONS)
+@pytest.mark.parametrize("position", [p for p in LOGO_POSITIONS if p != "auto"])
 def test_every_position_lands_where_named(position: str) -> None:
     base = Image.new("RGB", (500, 300), "white")
     out, placement = place_logo(
@@ -152,3 +152,44 @@ def test_invalid_position_and_size() -> None:
     with pytest.raises(OptionsError) as err:
         apply_logo(base, LogoOptions(solid_logo(), size_pct=0))
     assert err.value.code == "INVALID_LOGO"
+
+
+def subject_scene() -> tuple[Image.Image, Image.Image]:
+    """A 600x400 photo: a detailed subject filling the left and a busy top-right corner;
+    only the bottom-right corner is empty. Returns (image, subject mask)."""
+    rng = np.random.default_rng(3)
+    arr = np.full((400, 600, 3), 235, np.uint8)
+    mask = np.zeros((400, 600), np.uint8)
+    arr[40:400, 0:330] = rng.integers(0, 255, (360, 330, 3), dtype=np.uint8)  # the product
+    mask[40:400, 0:330] = 255
+    arr[0:90, 430:600] = rng.integers(0, 255, (90, 170, 3), dtype=np.uint8)  # busy, no subject
+    return Image.fromarray(arr), Image.fromarray(mask)
+
+
+def test_auto_puts_the_logo_in_the_emptiest_corner_off_the_subject() -> None:
+    base, mask = subject_scene()
+    opts = LogoOptions(solid_logo((0, 0, 200, 255), (90, 40)), size_pct=15, opacity=1.0)
+    assert opts.position == "auto"  # the default
+    out, placement = place_logo(base, opts, avoid=mask)
+    assert placement.position == "bottom-right"  # top-right is as free but busier
+    lft, t, r, b = placement.box
+    assert lft >= 300 and t >= 200
+    assert np.asarray(mask)[t:b, lft:r].max() == 0  # never over the subject
+    # without a subject mask it still picks the least detailed corner
+    assert place_logo(base, opts)[1].position == "bottom-right"
+
+
+@pytest.mark.parametrize("asked", ["bottom-left", "top-left", "center"])
+def test_a_named_spot_over_the_subject_moves_off_it(asked: str) -> None:
+    base, mask = subject_scene()
+    opts = LogoOptions(solid_logo((0, 0, 200, 255), (90, 40)), position=asked, size_pct=15)
+    _, placement = place_logo(base, opts, avoid=mask)
+    lft, t, r, b = placement.box
+    assert np.asarray(mask)[t:b, lft:r].max() == 0
+    assert placement.position == "bottom-right"
+
+
+def test_a_named_corner_off_the_subject_is_kept() -> None:
+    base, mask = subject_scene()
+    opts = LogoOptions(solid_logo(), position="top-right", size_pct=10)
+    assert place_logo(base, opts, avoid=mask)[1].position == "top-right"

@@ -20,9 +20,10 @@ from pipeline.models import PRODUCT_STYLES, LogoOptions
 from pipeline.platforms import ImageSize
 from pipeline.product.background import BackgroundRemover, Cutout
 from pipeline.product.openai_edit import OpenAIImageEditor, edit_size
-from pipeline.product.photos import make_product_photos, working_copy
+from pipeline.product.photos import decision_warning, make_product_photos, working_copy
+from pipeline.product.styles import compose_style
 from socialopt.settings import Secret, Settings
-from tests.test_product_synth import product_shot
+from tests.test_product_synth import busy_shot, cups_shot, product_shot
 
 TARGETS = [("instagram", ImageSize("square", 360, 360)), ("x", ImageSize("landscape", 480, 270))]
 
@@ -130,13 +131,93 @@ def test_file_size_cap_is_honoured() -> None:
     assert len(photos[0].image.data) <= cap
 
 
-def test_not_a_product_can_skip_the_photos() -> None:
-    rng = np.random.default_rng(2)
-    noise = Image.fromarray(rng.integers(0, 256, (300, 360, 3), dtype=np.uint8))
+def test_not_a_product_gets_no_styles_but_a_reason_and_can_be_forced() -> None:
+    img = cups_shot()  # many cups: several objects compete
+    decision, photos = make_product_photos(img, None, [], TARGETS[:1], "JPEG", PermissiveRemover())
+    assert photos == [] and decision.is_product is False
+    assert decision.code == "NOT_A_PRODUCT" and "several objects compete" in decision.reason
+    assert "NOT_A_PRODUCT" in decision_warning(decision)
+    assert "try anyway" in decision_warning(decision)
     decision, photos = make_product_photos(
-        noise, None, ["floating"], TARGETS, "JPEG", CountingRemover(), only_if_product=True
+        img, None, [], TARGETS[:1], "JPEG", PermissiveRemover(), force=True
     )
-    assert decision.is_product is False and photos == []
+    assert [p.style for p in photos] == list(PRODUCT_STYLES)
+    assert decision.forced and decision.code == "NOT_A_PRODUCT"
+    assert "made anyway" in decision_warning(decision)
+
+
+def test_an_unreliable_fallback_mask_is_refused_with_its_code() -> None:
+    img = busy_shot()
+    decision, photos = make_product_photos(img, None, [], TARGETS[:1], "JPEG", CountingRemover())
+    assert photos == [] and decision.code == "MASK_UNRELIABLE"
+    assert "busy" in decision.reason and decision.mask_method == "fallback:grabcut"
+    # try anyway: the whole frame is staged, never fragments
+    decision, photos = make_product_photos(
+        img, None, ["solid_background"], TARGETS[:1], "PNG", CountingRemover(), force=True
+    )
+    assert len(photos) == 1 and decision.forced
+    out = np.asarray(decode(photos[0].image.data).convert("RGB"))
+    assert photos[0].image.crop_box == (0, 0, img.width, img.height)
+    assert out[out.shape[0] // 2, 5].min() > 245  # white padding around the whole photo
+
+
+def test_a_png_with_transparency_is_its_own_mask() -> None:
+    img, truth = product_shot(w=400, h=320)
+    rgba = img.convert("RGBA")
+    rgba.putalpha(Image.fromarray((truth * 255).astype(np.uint8)))
+    remover = CountingRemover()
+    decision, photos = make_product_photos(rgba, None, ["floating"], TARGETS[:1], "PNG", remover)
+    assert remover.calls == 0 and decision.mask_method == "alpha" and decision.is_product
+    assert len(photos) == 1
+    # the same through the `alpha` argument (what intake keeps of a PNG)
+    decision, _ = make_product_photos(
+        img, None, ["floating"], TARGETS[:1], "PNG", remover, alpha=rgba.getchannel("A")
+    )
+    assert remover.calls == 0 and decision.mask_method == "alpha"
+    # an alpha channel with no real transparency is ignored
+    opaque = img.convert("RGBA")
+    decision, _ = make_product_photos(opaque, None, ["floating"], TARGETS[:1], "PNG", remover)
+    assert remover.calls == 1 and decision.mask_method == "fallback:grabcut"
+
+
+def test_the_logo_stays_off_the_subject_in_every_style() -> None:
+    img, _ = product_shot(w=640, h=520)
+    buf = io.BytesIO()
+    Image.new("RGBA", (80, 40), (0, 0, 255, 255)).save(buf, "PNG")
+    logo = LogoOptions(buf.getvalue(), size_pct=20, opacity=1.0)
+    remover = CountingRemover()
+    cut = remover.inner.cutout(working_copy(img, TARGETS[:1]))
+    _, photos = make_product_photos(img, None, [], TARGETS[:1], "PNG", remover, logo=logo)
+    for p in photos:
+        arr = np.asarray(decode(p.image.data).convert("RGB")).astype(int)
+        blue = (arr[..., 2] > 200) & (arr[..., 0] < 40) & (arr[..., 1] < 40)
+        ys, xs = np.nonzero(blue)
+        assert len(ys) > 200, p.style
+        near_corner = min(xs.min(), 360 - xs.max()) < 60 and min(ys.min(), 360 - ys.max()) < 60
+        assert near_corner, p.style
+        out, placement = compose_style(p.style, cut, img, TARGETS[0][1])
+        if p.style == "macro":  # all subject: the least detailed corner (not the label)
+            gray = np.asarray(out.convert("L")).astype(np.float32)
+            edges = np.abs(np.diff(gray, axis=1))[:-1] + np.abs(np.diff(gray, axis=0))[:, :-1]
+            h, w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+            x0, y0 = xs.min(), ys.min()
+            corners = [(x0, y0), (359 - w - x0 + 1, y0), (x0, 359 - h - y0 + 1)]
+            corners.append((359 - w - x0 + 1, 359 - h - y0 + 1))
+            busy = [edges[y : y + h, x : x + w].mean() for x, y in corners]
+            assert edges[y0 : y0 + h, x0 : x0 + w].mean() <= min(busy) + 0.5
+            continue
+        under = np.asarray(placement.mask)[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        assert under.max() < 128, p.style
+
+
+class PermissiveRemover:
+    """The real fallback, with its reliability check off (to reach the product detector)."""
+
+    def __init__(self) -> None:
+        self.inner = BackgroundRemover(Path("/nonexistent-models"))
+
+    def cutout(self, img: Image.Image) -> Cutout:
+        return self.inner.cutout(img, strict=False)
 
 
 # ---------------------------------------------------------------- OpenAI images.edit
@@ -254,3 +335,77 @@ def test_edit_size_follows_the_target_shape() -> None:
     assert edit_size(1080, 1350) == "1024x1536"
     assert edit_size(1200, 630) == "1536x1024"
     assert edit_size(1080, 1080) == "1024x1024"
+
+
+# ---------------------------------------------------------------- through the job
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _services():
+    import dataclasses
+
+    from pipeline import job
+
+    return dataclasses.replace(
+        job._default_services(), remover=BackgroundRemover(Path("/nonexistent-models"))
+    )
+
+
+def test_the_job_says_why_and_tries_anyway_when_asked() -> None:
+    from pipeline import job
+    from pipeline.models import JobOptions
+
+    data = _png(cups_shot())
+    opts = JobOptions(platforms=("x",), product_styles=("floating", "macro"))
+    result = job.run_job(data, opts, _services())
+    assert result.platforms["x"].product_photos == []
+    assert result.product is not None and result.product.code in (
+        "NOT_A_PRODUCT",
+        "MASK_UNRELIABLE",
+    )
+    said = [w for w in result.warnings if w.startswith("No product photos")]
+    assert said and result.product.code in said[0] and "--product-anyway" in said[0]
+    forced = job.run_job(
+        data,
+        JobOptions(platforms=("x",), product_styles=("floating", "macro"), product_force=True),
+        _services(),
+    )
+    assert [p.style for p in forced.platforms["x"].product_photos] == ["floating", "macro"]
+    assert forced.product.forced and any("made anyway" in w for w in forced.warnings)
+
+
+def test_the_job_uses_a_png_s_own_transparency() -> None:
+    from pipeline import job
+    from pipeline.models import JobOptions
+
+    img, truth = product_shot(w=420, h=340)
+    rgba = img.convert("RGBA")
+    rgba.putalpha(Image.fromarray((truth * 255).astype(np.uint8)))
+    opts = JobOptions(platforms=("x",), product_styles=("solid_background",))
+    result = job.run_job(_png(rgba), opts, _services())
+    assert result.product.mask_method == "alpha" and result.product.is_product
+    assert len(result.platforms["x"].product_photos) == 1
+
+
+@pytest.mark.parametrize("anyway", [False, True])
+def test_cli_product_anyway(anyway: bool, tmp_path: Path, monkeypatch) -> None:
+    from socialopt.cli import main
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    photo = tmp_path / "cups.png"
+    photo.write_bytes(_png(cups_shot()))
+    out = tmp_path / "out"
+    argv = ["optimize", str(photo), "--platforms", "x", "--output-dir", str(out)]
+    argv += ["--product-photography", "floating"] + (["--product-anyway"] if anyway else [])
+    assert main(argv) == 0
+    made = sorted(p.name for p in out.glob("product_floating_x_*"))
+    assert len(made) == (1 if anyway else 0)
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["product"]["code"] in ("NOT_A_PRODUCT", "MASK_UNRELIABLE")
+    assert doc["product"]["forced"] is anyway

@@ -9,13 +9,13 @@ import numpy as np
 from PIL import Image
 
 from pipeline.models import ImageAnalysis, ProductDecision
-from pipeline.product.background import border_mask
+from pipeline.product.masks import MAX_BACKDROP_TEXTURE, backdrop_texture, border_mask
 
 MEASURE_SIDE = 256
 MIN_COVERAGE = 0.03
 MAX_COVERAGE = 0.85
 MIN_DOMINANCE = 0.75  # the largest object's share of all foreground
-MAX_BACKDROP_STD = 14.0  # LAB units; a plain or lightly textured backdrop stays below
+MAX_BACKDROP_STD = MAX_BACKDROP_TEXTURE  # LAB units; a plain or lightly textured backdrop
 MAX_TOUCHED_SIDES = 2
 
 
@@ -42,15 +42,7 @@ def mask_stats(img: Image.Image, mask: Image.Image) -> MaskStats:
     big = areas[areas >= min_area]
     dominance = float(big.max() / big.sum()) if big.size else 0.0
     lab = cv2.cvtColor(np.asarray(small), cv2.COLOR_RGB2LAB).astype(np.float32)
-    # backdrop pixels away from the object's edge (the blur below would mix the two)
-    away = cv2.dilate(fg, np.ones((9, 9), np.uint8)) == 0
-    if int(away.sum()) > 16:
-        # local texture, not a gentle gradient: std after removing a blur
-        base = cv2.GaussianBlur(lab, (0, 0), 3)
-        resid = (lab - base)[away]
-        backdrop_std = float(np.sqrt((resid**2).sum(axis=1).mean()))
-    else:
-        backdrop_std = 0.0
+    backdrop_std = backdrop_texture(lab, fg)
     band = max(1, int(0.01 * min(h, w)))
     sides = [fg[:band].mean(), fg[-band:].mean(), fg[:, :band].mean(), fg[:, -band:].mean()]
     touched = sum(1 for s in sides if s > 0.15)

@@ -28,15 +28,17 @@ _KEEP = (
 STYLE_PROMPTS: dict[str, str] = {
     "floating": "Studio product photo: the product floats slightly above a soft light "
     "backdrop with a soft contact shadow below it.",
-    "flat_lay": "Top-down flat lay product photo on a subtle textured paper surface with a "
-    "soft drop shadow.",
-    "lifestyle": "Lifestyle product photo: the product in a warm, softly blurred real-life "
-    "scene matching the original setting.",
+    "flat_lay": "Top-down flat lay product photo: the product lies on a subtle textured paper "
+    "surface seen from directly above, under even overhead light, with a soft shadow right "
+    "beneath it and no props.",
+    "lifestyle": "Lifestyle product photo: the product stands on a wooden table by a window, "
+    "a softly lit wall behind it, and the window light casts its shadow across the table.",
     "product_art": "Bold graphic product art: the product on a colour-blocked backdrop in "
     "colours complementary to the product.",
     "macro": "Macro product photo: a tight, sharp close-up on the product's most detailed part.",
-    "dark_moody": "Dark and moody product photo: dark gradient backdrop, vignette and a "
-    "warm rim light around the product's edge.",
+    "dark_moody": "Dark and moody product photo: dark gradient backdrop lit from one side, "
+    "vignette, the product on a dark glossy surface with a faint reflection; no glow or "
+    "halo around the product.",
     "solid_background": "Clean e-commerce product photo on a plain white background, centred "
     "with generous padding.",
 }
