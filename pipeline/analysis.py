@@ -12,41 +12,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pipeline.models import ImageAnalysis, NamedColor
-from pipeline.vision import Box, border_lab_distance, detect_faces, small_copy
+from pipeline import lexicon
+from pipeline.colors import BW_NAME, SEPIA_NAME, image_colors, spoken_colors
+from pipeline.concepts import kind_of
+from pipeline.models import ImageAnalysis, Recognition
+from pipeline.vision import Box, Focus, border_lab_distance, detect_faces, small_copy
 
 ANALYSIS_SIDE = 512
 BLUR_THRESHOLD = 60.0  # 90th-percentile tile Laplacian variance on the 512 px grey copy
-
-# A small named palette (sRGB). Names are what a person would say.
-PALETTE: dict[str, tuple[int, int, int]] = {
-    "black": (20, 20, 20),
-    "dark grey": (70, 70, 70),
-    "grey": (128, 128, 128),
-    "light grey": (190, 190, 190),
-    "white": (245, 245, 245),
-    "red": (200, 30, 35),
-    "dark red": (120, 20, 25),
-    "pink": (240, 150, 180),
-    "orange": (240, 130, 30),
-    "brown": (120, 75, 40),
-    "dark brown": (70, 40, 22),
-    "rust": (180, 95, 45),
-    "tan": (205, 155, 105),
-    "beige": (220, 200, 160),
-    "yellow": (245, 215, 40),
-    "olive": (120, 120, 40),
-    "green": (40, 150, 60),
-    "dark green": (25, 80, 35),
-    "teal": (20, 128, 128),
-    "cyan": (60, 200, 220),
-    "light blue": (140, 190, 235),
-    "blue": (35, 80, 200),
-    "navy": (20, 30, 90),
-    "purple": (120, 50, 150),
-    "lavender": (180, 160, 220),
-    "peach": (215, 160, 130),
-}
+SUBJECT_GRID = 16  # tiles per side for the subject's sharpness
 
 _STOPWORD_LINES = (
     "a an the and or but if of to in on at by for with from as is are was were be been being",
@@ -59,55 +33,40 @@ _STOPWORD_LINES = (
 STOPWORDS = frozenset(w for line in _STOPWORD_LINES for w in line.split())
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    arr = np.asarray(rgb, dtype=np.uint8).reshape(-1, 1, 3)
-    return cv2.cvtColor(arr, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
-
-
-_PALETTE_NAMES = list(PALETTE)
-_PALETTE_LAB = _lab(np.array(list(PALETTE.values()), dtype=np.uint8))
-
-
-def color_name(rgb: tuple[int, int, int]) -> str:
-    """The nearest palette name (in LAB) for an sRGB colour."""
-    lab = _lab(np.array([rgb], dtype=np.uint8))[0]
-    d = ((_PALETTE_LAB - lab) ** 2).sum(axis=1)
-    return _PALETTE_NAMES[int(np.argmin(d))]
-
-
-def dominant_colors(img: Image.Image, k: int = 5) -> list[NamedColor]:
-    """Up to k dominant colours with names and pixel shares (median-cut on a small copy)."""
-    small = small_copy(img, 128).convert("RGB")
-    q = small.quantize(k, method=Image.Quantize.MEDIANCUT)
-    palette = q.getpalette() or []
-    counts = sorted(q.getcolors() or [], reverse=True)
-    total = float(sum(c for c, _ in counts)) or 1.0
-    merged: dict[str, list[float]] = {}
-    for count, idx in counts:
-        rgb = tuple(palette[idx * 3 : idx * 3 + 3])
-        name = color_name(rgb)  # type: ignore[arg-type]
-        if name in merged:
-            merged[name][0] += count
-        else:
-            merged[name] = [count, *rgb]
-    out = [
-        NamedColor(name, "#{:02x}{:02x}{:02x}".format(*map(int, v[1:])), round(v[0] / total, 3))
-        for name, v in merged.items()
-    ]
-    return sorted(out, key=lambda c: -c.share)
+def _tile_variance(grey: np.ndarray, n: int) -> np.ndarray:
+    """Laplacian variance of each tile of an n x n grid."""
+    lap = cv2.Laplacian(grey, cv2.CV_64F)
+    h, w = lap.shape
+    return np.array(
+        [
+            [
+                lap[i * h // n : (i + 1) * h // n, j * w // n : (j + 1) * w // n].var()
+                for j in range(n)
+            ]
+            for i in range(n)
+        ]
+    )
 
 
 def sharpness(grey: np.ndarray) -> float:
     """90th percentile of per-tile Laplacian variance: high where any region is in focus."""
-    lap = cv2.Laplacian(grey, cv2.CV_64F)
-    h, w = lap.shape
-    n = 8
-    tiles = [
-        lap[i * h // n : (i + 1) * h // n, j * w // n : (j + 1) * w // n].var()
-        for i in range(n)
-        for j in range(n)
-    ]
-    return float(np.percentile(tiles, 90))
+    return float(np.percentile(_tile_variance(grey, 8), 90))
+
+
+def subject_sharpness(grey: np.ndarray, focus: Focus) -> float:
+    """Sharpness where the subject is: the 90th percentile of tile sharpness, with each tile
+    counted by its focus weight. A sharp subject on a soft background (shallow depth of
+    field) scores as sharp; only a soft subject scores low. (Weights rather than the subject
+    box: a box around a smooth area would make a crisp picture look soft.)"""
+    n = SUBJECT_GRID
+    tiles = _tile_variance(grey, n).ravel()
+    weights = cv2.resize(focus.weights.astype(np.float32), (n, n), interpolation=cv2.INTER_AREA)
+    weights = np.clip(weights.astype(np.float64).ravel(), 0.0, None)
+    if not np.isfinite(weights).all() or weights.sum() <= 0:
+        return sharpness(grey)
+    order = np.argsort(tiles)
+    cum = np.cumsum(weights[order]) / weights.sum()
+    return float(tiles[order][min(n * n - 1, int(np.searchsorted(cum, 0.9)))])
 
 
 def product_likeness(rgb: np.ndarray) -> tuple[float, bool, str]:
@@ -143,16 +102,23 @@ def product_likeness(rgb: np.ndarray) -> tuple[float, bool, str]:
     return score, verdict, reason
 
 
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _level(value: float, words: tuple[str, str, str], lo: float, hi: float) -> str:
     return words[0] if value < lo else words[2] if value > hi else words[1]
 
 
 def _keywords(description: str) -> list[str]:
+    """The user's content words as typed; stop words of the text's own language dropped."""
     words = re.findall(r"[^\W\d_][\w'-]*", description.lower())
+    language = lexicon.detect_language(description, "en") if words else "en"
+    stops = STOPWORDS if language == "en" else STOPWORDS | lexicon.stopwords(language)
     out: list[str] = []
     for w in words:
         w = w.strip("'-")
-        if len(w) >= 3 and w not in STOPWORDS and w not in out:
+        if len(w) >= 3 and w not in stops and lexicon.fold(w) not in stops and w not in out:
             out.append(w)
     return out
 
@@ -164,8 +130,12 @@ def analyse_image(
     faces: list[Box] | None = None,
     source_size: tuple[int, int] | None = None,
     scale: float | None = None,
+    recognition: Recognition | None = None,
+    focus: Focus | None = None,
 ) -> ImageAnalysis:
     """Analyse a photo offline. `faces` (in img pixels) skips detection when given.
+    `recognition` is the offline classifier's answer (pipeline.recognition), None without it.
+    `focus` (vision.focus_map of `img`) makes blur a property of the subject, not the frame.
 
     When `img` is a reduced decode, pass the original `source_size` (width, height) or the
     decode `scale` (decoded/original, SourceImage.scale): the reported size and face boxes
@@ -184,9 +154,10 @@ def analyse_image(
     brightness = round(float(grey.mean()) / 255.0, 3)
     contrast = round(min(1.0, float(grey.std()) / 127.5), 3)
     sharp = round(sharpness(grey), 1)
-    is_blurry = sharp < BLUR_THRESHOLD
+    subject_sharp = round(subject_sharpness(grey, focus), 1) if focus is not None else sharp
+    is_blurry = subject_sharp < BLUR_THRESHOLD
 
-    colors = dominant_colors(small)
+    colors, monochrome = image_colors(small)
     if faces is None:
         faces = detect_faces(img)
     face_boxes = [(int(x * fx), int(y * fy), int(w * fx), int(h * fy)) for (x, y, w, h) in faces]
@@ -199,8 +170,10 @@ def analyse_image(
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     saturation = float(hsv[..., 1].mean()) / 255.0
     tone = "warm" if r - b > 12 else "cool" if b - r > 12 else "neutral"
-    if saturation < 0.03:
-        tone = "black-and-white"
+    if monochrome:
+        tone = {BW_NAME: "black-and-white", SEPIA_NAME: "sepia"}.get(
+            colors[0].name, colors[0].family
+        )
     elif saturation < 0.08:
         tone = "muted"
     light = _level(brightness, ("dark", "", "bright"), 0.3, 0.65)
@@ -215,9 +188,12 @@ def analyse_image(
         text += " with one person" if n == 1 else f" with {n} people"
     elif is_product:
         text += " of a single object on a plain background"
-    main = [c.name for c in colors[:2] if c.share >= 0.15]
-    if main:
-        text += ", mostly " + " and ".join(main)
+    if not monochrome:  # a monochrome photo's tone is already in the adjectives
+        main, touches = spoken_colors(colors)
+        if main:
+            text += ", mostly " + _join([c.name for c in main])
+            if touches:
+                text += ", with touches of " + _join([c.name for c in touches])
     text += "."
     if is_blurry:
         text += " It looks soft or blurry."
@@ -226,9 +202,9 @@ def analyse_image(
         text += f' Described as: "{user[:200]}".'
 
     keywords = _keywords(description)
-    for c in colors[:3]:
-        if c.share >= 0.1 and c.name not in keywords:
-            keywords.append(c.name)
+    for c in colors[:3]:  # hue families ("green"), not survey names ("dark olive")
+        if c.share >= 0.1 and not monochrome and c.family not in keywords:
+            keywords.append(c.family)
     cues: list[str] = []
     if face_boxes:
         big = max(w * h for _, _, w, h in face_boxes) / float(width * height)
@@ -239,7 +215,7 @@ def analyse_image(
         cues.append(light)
     if saturation > 0.45:
         cues.append("colorful")
-    if tone in ("warm", "cool", "black-and-white"):
+    if tone in ("warm", "cool", "black-and-white", "sepia"):
         cues.append(tone)
     keywords += [c for c in cues if c not in keywords]
 
@@ -263,6 +239,8 @@ def analyse_image(
         contrast=contrast,
         sharpness=sharp,
         is_blurry=is_blurry,
+        subject_sharpness=subject_sharp,
+        monochrome=monochrome,
         colors=colors,
         faces=len(face_boxes),
         face_boxes=face_boxes,
@@ -272,4 +250,13 @@ def analyse_image(
         description=text,
         keywords=keywords[:20],
         warnings=warnings,
+        recognition=recognition,
+        # the classifier names a subject only when confident (rollup abstains with "")
+        subject=recognition.subject if recognition else "",
+        subject_concepts=list(recognition.concepts) if recognition else [],
+        kind=kind_of(
+            recognition.concepts if recognition else (),
+            faces=len(face_boxes),
+            is_product=is_product,
+        ),
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PIL import Image, ImageFilter
 
-from pipeline.analysis import analyse_image, color_name, dominant_colors
+from pipeline.analysis import analyse_image
+from pipeline.colors import color_name, dominant_colors
 from pipeline.models import ImageAnalysis
 from tests.image_factories import astronaut, disc_image, noise_image, plain, textured_image
 
@@ -41,7 +42,7 @@ def test_red_dominant_named_red() -> None:
     img = plain((600, 400), (205, 25, 30))
     img.paste((240, 240, 240), (0, 0, 600, 80))
     a = analyse_image(img)
-    assert a.colors[0].name == "red"
+    assert a.colors[0].name == "red" and a.colors[0].family == "red"
     assert a.colors[0].share > 0.7
     assert a.colors[0].hex.startswith("#")
     assert "red" in a.keywords and "red" in a.description
