@@ -40,7 +40,10 @@ bench: install model
 	$(BIN)/python bench/ai_calls.py
 	$(BIN)/python bench/photography.py
 	$(BIN)/python bench/bot_load.py
-	cd bench/node && npm ci --no-audit --no-fund --loglevel=error  # smartcrop.js: bench only
+	# smartcrop.js for the crop comparison: bench only (without npm the bench runs without it;
+	# Debian: apt-get install nodejs npm)
+	if command -v npm >/dev/null; then cd bench/node && npm ci --no-audit --no-fund \
+		--loglevel=error; else echo "npm not found: crop_quality runs without smartcrop.js"; fi
 	$(BIN)/python bench/crop_quality.py
 
 clean:

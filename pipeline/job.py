@@ -21,8 +21,10 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from pipeline import captions, hashtags, niches, posting
+from pipeline.alt_text import alt_text_for
 from pipeline.analysis import analyse_image
 from pipeline.contact_sheet import make_contact_sheet
+from pipeline.crop import check_fit
 from pipeline.errors import OptionsError, ProviderError, SocialOptError
 from pipeline.intake import IntakeLimits, SourceImage, decode_size_for, load_image
 from pipeline.models import (
@@ -39,6 +41,7 @@ from pipeline.models import (
     ProductDecision,
     ProgressEvent,
     ProgressFn,
+    Recognition,
     RenderedImage,
     Usage,
 )
@@ -91,6 +94,7 @@ def validate_options(options: JobOptions) -> JobOptions:
         language=language,
         max_workers=max(1, min(options.max_workers, 16)),
         session_id=options.session_id or uuid.uuid4().hex[:12],
+        fit=check_fit(options.fit),
     )
 
 
@@ -166,7 +170,9 @@ def _hashtag_candidates(
         live = services.hashtag_sources.fetch(found[0].key)
     out: dict[str, list[str]] = {}
     for key, spec in specs.items():
-        known = hashtags.suggest_hashtags(found, analysis, options.description, spec)
+        known = hashtags.suggest_hashtags(
+            found, analysis, options.description, spec, language=options.language
+        )
         out[key] = known + [t for t in live if t.lower() not in {k.lower() for k in known}]
     return out
 
@@ -233,8 +239,8 @@ def _ai_text(
         analysis = baseline
     report("analysis", f"Analysed the image ({analysis.provider})", step=True)
 
-    text = " ".join([options.description, analysis.description, *analysis.keywords])
-    found = niches.match_niches(text, analysis)
+    # the user's words and the analysis's structured cues; never the analyser's own sentences
+    found = niches.match_niches(options.description, analysis, fallback_language=options.language)
     candidates = _hashtag_candidates(found, analysis, options, services, specs)
     content_req = ContentRequest(
         analysis,
@@ -365,7 +371,12 @@ def _render_one(
     started = time.perf_counter()
     try:
         image = render_platform(
-            source, spec, options.output_format, focus, decorate=_decorator(options)
+            source,
+            spec,
+            options.output_format,
+            focus,
+            decorate=_decorator(options),
+            fit=options.fit,
         )
         error = None
     except SocialOptError as exc:
@@ -393,7 +404,7 @@ def _product_step(
     """Product photos per style and platform, when asked for."""
     if not options.product_styles:
         return None, []
-    from pipeline.product.photos import make_product_photos
+    from pipeline.product.photos import decision_warning, make_product_photos
 
     if services.remover is None:
         return None, ["Product photography is not available on this installation."]
@@ -411,11 +422,15 @@ def _product_step(
         logo=options.logo,
         openai_editor=services.image_editor,
         max_file_bytes={k: s.max_file_bytes for k, s in specs.items()},
+        force=options.product_force,
+        alpha=getattr(source, "alpha", None),
     )
     for photo in photos:
         if photo.platform in results:
             results[photo.platform].product_photos.append(photo)
-    return decision, list(getattr(services.remover, "notes", []))
+    notes = list(getattr(services.remover, "notes", []))
+    said = decision_warning(decision)  # why none were made (or that they were made anyway)
+    return decision, notes + ([said] if said else [])
 
 
 def _upload_all(
@@ -474,6 +489,40 @@ def _upscale_warnings(results: dict[str, PlatformResult]) -> list[str]:
     ]
 
 
+def _describe_crops(
+    text: _Text, options: JobOptions, specs: dict[str, PlatformSpec], rendered: dict[str, Any]
+) -> None:
+    """Alt text for the crop each platform got (an AI's own alt text stays when it fits)."""
+    for key, spec in specs.items():
+        image_out = rendered[key][0]
+        if image_out is None or not spec.alt_text_limit:
+            continue
+        alt = alt_text_for(
+            text.analysis,
+            options.description,
+            options.language,
+            crop_box=image_out.crop_box,
+            limit=spec.alt_text_limit,
+        )
+        content = text.contents[key]
+        ai_alt = content.provider != "offline" and 0 < len(content.alt_text) <= spec.alt_text_limit
+        if not ai_alt:
+            content.alt_text = alt
+        for version in text.variants.get(key, []):
+            version.alt_text = alt
+
+
+def _recognise(services: Services, img: Image.Image) -> Recognition | None:
+    """The offline classifier's answer, or None (no model, or it failed: the job goes on)."""
+    if services.recogniser is None:
+        return None
+    try:
+        return services.recogniser.recognise(img)
+    except Exception:  # noqa: BLE001 - recognition is optional; never fail a job over it
+        log.exception("subject recognition failed")
+        return None
+
+
 def run_job(
     image: bytes,
     options: JobOptions,
@@ -484,6 +533,8 @@ def run_job(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     options = validate_options(options)
+    # the description's dictionary and keyword index load while the image decodes
+    niches.prefetch(options.description, options.language)
     services = services or _default_services()
     limits = services.intake_limits or IntakeLimits()
     specs = {
@@ -498,22 +549,30 @@ def run_job(
     timings["intake"] = time.perf_counter() - started
     report("intake", f"Image accepted ({source.info.width}x{source.info.height})", step=True)
 
-    focus = focus_map(source.image)
     usage = Usage()
     with ThreadPoolExecutor(max_workers=options.max_workers) as pool:
+        # first, so loading the model (once per process) overlaps the focus map and renders
+        recognised = pool.submit(_recognise, services, source.image)
+        focus = focus_map(source.image)
         renders = {
             key: pool.submit(_render_one, source, spec, options, focus, report)
             for key, spec in specs.items()
         }
         t0 = time.perf_counter()
         baseline = analyse_image(
-            source.image, description=options.description, faces=focus.faces, scale=source.scale
+            source.image,
+            description=options.description,
+            faces=focus.faces,
+            scale=source.scale,
+            recognition=recognised.result(),
+            focus=focus,
         )
         text = _ai_text(source, baseline, options, services, specs, usage, report)
         timings["text"] = time.perf_counter() - t0
         rendered = {key: future.result() for key, future in renders.items()}
     timings["render"] = max((r[2] for r in rendered.values()), default=0.0)
 
+    _describe_crops(text, options, specs, rendered)
     results: dict[str, PlatformResult] = {}
     for key, spec in specs.items():
         image_out, error, seconds = rendered[key]

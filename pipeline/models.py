@@ -21,6 +21,7 @@ PRODUCT_STYLES: tuple[str, ...] = (
     "solid_background",
 )
 LOGO_POSITIONS: tuple[str, ...] = (
+    "auto",  # the emptiest corner, never over the subject
     "top-left",
     "top-right",
     "bottom-left",
@@ -28,6 +29,7 @@ LOGO_POSITIONS: tuple[str, ...] = (
     "center",
 )
 OUTPUT_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP")
+FITS: tuple[str, ...] = ("auto", "crop", "pad")  # how a photo fills a platform's frame
 LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "de", "fr", "ru")
 TONES: tuple[str, ...] = ("casual", "professional", "funny", "luxury", "minimal")
 CAPTION_VARIANTS = 2  # offline caption versions per platform (results.json "variants")
@@ -36,7 +38,7 @@ CAPTION_VARIANTS = 2  # offline caption versions per platform (results.json "var
 @dataclass(frozen=True)
 class LogoOptions:
     image: bytes  # PNG/JPEG bytes of the logo (alpha kept)
-    position: str = "bottom-right"
+    position: str = "auto"
     size_pct: float = 15.0  # logo width as a share of the image width
     margin_pct: float = 3.0
     opacity: float = 0.9
@@ -66,12 +68,14 @@ class JobOptions:
     tone: str = ""
     variant: int = 0  # which offline caption version to use (0 .. CAPTION_VARIANTS-1)
     product_styles: tuple[str, ...] = ()  # empty: no product photography
+    product_force: bool = False  # make product photos even when the photo is not judged one
     logo: LogoOptions | None = None
     saved_accounts: tuple[Account, ...] = ()
     hashtag_limits: Mapping[str, int] = field(default_factory=dict)
     session_id: str = ""  # assigned by run_job when empty
     user_uuid: str = ""
     source_name: str = ""  # file name or URL, for results.json
+    fit: str = "auto"  # crop | pad | auto: pad when a crop would cut the subject (crop.plan_crop)
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,9 @@ class RenderedImage:
     size_name: str = ""  # portrait | square | landscape
     crop_box: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, right, bottom in source
     quality: int = 0
+    fit: str = "crop"  # crop | pad (the whole photo over a blurred copy of itself)
+    subject_box: tuple[int, int, int, int] | None = None  # the subject, in source pixels
+    subject_kept: float | None = None  # share of the subject box in the output (None: none)
 
     @property
     def extension(self) -> str:
@@ -190,6 +197,8 @@ class ProductDecision:
     reason: str
     source: str  # offline-mask | ai
     mask_method: str = ""  # rembg:u2netp | fallback:grabcut | ...
+    code: str = ""  # NOT_A_PRODUCT | MASK_UNRELIABLE when no photos were made, else ""
+    forced: bool = False  # photos were made anyway (the user asked to try)
 
 
 @dataclass

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
-from pipeline.crop import choose_crop
+from pipeline.crop import plan_crop
 from pipeline.errors import OptionsError, ProcessingError
 from pipeline.intake import SourceImage
 from pipeline.models import OUTPUT_FORMATS, RenderedImage
@@ -62,6 +62,41 @@ def crop_resize(img: Image.Image, box: tuple[int, int, int, int], size: ImageSiz
     if factor >= 1:
         return _area_resize(img.crop(box), target)
     return img.resize(target, Image.Resampling.LANCZOS, box=box)  # enlarging
+
+
+PAD_DIM = 0.55  # brightness of the blurred backdrop behind a padded photo
+PAD_BLUR_SIDE = 48  # the backdrop is blurred at about this many pixels on its long side
+
+
+def pad_resize(img: Image.Image, size: ImageSize) -> Image.Image:
+    """The whole of `img` fitted inside size.width x size.height, centred over a blurred,
+    dimmed copy of itself that fills the frame (for a subject no crop of the shape keeps)."""
+    target = (size.width, size.height)
+    k = min(size.width / img.width, size.height / img.height)
+    fw = min(size.width, max(1, round(img.width * k)))
+    fh = min(size.height, max(1, round(img.height * k)))
+    front = crop_resize(img, (0, 0, img.width, img.height), ImageSize(size.name, fw, fh))
+    if (fw, fh) == target:
+        return front
+    # The backdrop: the fitted copy's centre cut to the frame's shape, blurred small and dimmed.
+    aspect = size.width / size.height
+    if fw / fh > aspect:
+        cw, ch = max(1, round(fh * aspect)), fh
+    else:
+        cw, ch = fw, max(1, round(fw / aspect))
+    left, top = (fw - cw) // 2, (fh - ch) // 2
+    j = PAD_BLUR_SIDE / max(cw, ch)
+    tiny = front.resize(
+        (max(2, round(cw * j)), max(2, round(ch * j))),
+        Image.Resampling.BILINEAR,
+        box=(left, top, left + cw, top + ch),
+        reducing_gap=2.0,
+    )
+    tiny = tiny.filter(ImageFilter.GaussianBlur(PAD_BLUR_SIDE / 24))
+    tiny = Image.eval(tiny, lambda v: int(v * PAD_DIM))
+    back = tiny.resize(target, Image.Resampling.BICUBIC)
+    back.paste(front, ((size.width - fw) // 2, (size.height - fh) // 2))
+    return back
 
 
 def _area_resize(img: Image.Image, target: tuple[int, int]) -> Image.Image:
@@ -186,27 +221,34 @@ def render_platform(
     decorate: Callable[[Image.Image], Image.Image] | None = None,
     warnings: list[str] | None = None,
     size: ImageSize | None = None,
+    fit: str = "auto",
 ) -> RenderedImage:
-    """Smart-crop, resize and encode `source` for one platform.
+    """Smart-crop (or pad, see pipeline.crop.plan_crop), resize and encode `source` for one
+    platform.
 
     The size is `spec.choose_size(original width, height)` unless given. RenderedImage.crop_box
-    is in ORIGINAL pixels. A format the platform does not accept falls back to its first
-    format; the reason is appended to `warnings` when a list is passed.
+    and subject_box are in ORIGINAL pixels. A format the platform does not accept falls back
+    to its first format; the reason is appended to `warnings` when a list is passed.
     """
     used_fmt, note = pick_format(spec, fmt)
     if note and warnings is not None:
         warnings.append(note)
     size = size or spec.choose_size(source.info.width, source.info.height)
     img = source.image
-    box = choose_crop(img.width, img.height, size.aspect, focus)
-    enlarged = (box[2] - box[0]) < size.width * 0.999 and (box[3] - box[1]) < size.height * 0.999
+    plan = plan_crop(img.width, img.height, size.aspect, focus, fit)
+    box = plan.box
+    if plan.fit == "pad":
+        enlarged = min(size.width / img.width, size.height / img.height) > 1.001
+    else:
+        cw, ch = box[2] - box[0], box[3] - box[1]
+        enlarged = cw < size.width * 0.999 and ch < size.height * 0.999
     if enlarged and warnings is not None:
         warnings.append(
             f"{spec.display_name}: the photo is smaller than {size.width}x{size.height}, "
             "so it was enlarged."
         )
     with _RENDER_SLOTS:
-        out = crop_resize(img, box, size)
+        out = pad_resize(img, size) if plan.fit == "pad" else crop_resize(img, box, size)
         if decorate is not None:
             out = decorate(out)
             if out.size != (size.width, size.height):
@@ -217,12 +259,16 @@ def render_platform(
         data, quality = encode_capped(out, used_fmt, spec.max_file_bytes)
         del out
     inv = 1.0 / source.scale if source.scale else 1.0
-    orig_box = (
-        int(round(box[0] * inv)),
-        int(round(box[1] * inv)),
-        min(source.info.width, int(round(box[2] * inv))),
-        min(source.info.height, int(round(box[3] * inv))),
-    )
+
+    def to_original(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return (
+            int(round(b[0] * inv)),
+            int(round(b[1] * inv)),
+            min(source.info.width, int(round(b[2] * inv))),
+            min(source.info.height, int(round(b[3] * inv))),
+        )
+
+    orig_box = to_original(box)
     rendered = RenderedImage(
         data=data,
         width=size.width,
@@ -231,6 +277,9 @@ def render_platform(
         size_name=size.name,
         crop_box=orig_box,
         quality=quality,
+        fit=plan.fit,
+        subject_box=None if plan.subject is None else to_original(plan.subject),
+        subject_kept=None if plan.subject is None else round(plan.subject_kept, 3),
     )
     # Not a dataclass field (not serialised): the contact sheet uses it to avoid decoding.
     setattr(rendered, PREVIEW_ATTR, preview)  # noqa: B010

@@ -1,4 +1,4 @@
-"""Command line: `socialopt optimize|compile|history|bot|setup-models`.
+"""Command line: `socialopt optimize|compile|history|bot|setup-models|doctor`.
 
 Exit codes: 0 success; 1 unexpected failure; 2 bad input or options; 3 some platforms failed
 (their outputs are still written). Errors are one line: `error: <sentence> (<CODE>)`.
@@ -16,6 +16,7 @@ from typing import Any
 from pipeline.errors import SocialOptError
 from pipeline.models import (
     CAPTION_VARIANTS,
+    FITS,
     LOGO_POSITIONS,
     OUTPUT_FORMATS,
     PRODUCT_STYLES,
@@ -62,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
         "--output-dir", type=Path, default=None, help="default ./socialopt_output/<session_id>/"
     )
     opt.add_argument("--max-workers", type=int, default=None)
+    opt.add_argument(
+        "--fit",
+        default="auto",
+        type=str.lower,
+        choices=FITS,
+        help="crop to each platform's shape, pad (the whole photo over a blurred copy), or "
+        "auto: pad only when a crop would cut the subject (default)",
+    )
     opt.add_argument("--json", action="store_true", help="print results.json to stdout")
     opt.add_argument(
         "--product-photography",
@@ -70,8 +79,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="STYLE",
         help=f"product photos in these styles (all when none named): {', '.join(PRODUCT_STYLES)}",
     )
+    opt.add_argument(
+        "--product-anyway",
+        action="store_true",
+        help="make the product photos even when the photo does not look like a product shot",
+    )
     opt.add_argument("--logo", type=Path, default=None, help="PNG/JPEG logo for every output")
-    opt.add_argument("--logo-position", default="bottom-right", choices=LOGO_POSITIONS)
+    opt.add_argument(
+        "--logo-position",
+        default="auto",
+        choices=LOGO_POSITIONS,
+        help="auto: the emptiest corner, never over the subject",
+    )
     opt.add_argument(
         "--logo-size",
         type=float,
@@ -99,8 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     bot.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
     bot.add_argument("--port", type=int, default=8443, help="webhook port")
 
-    models = sub.add_parser("setup-models", help="extract the u2netp model for rembg")
-    models.add_argument("--dir", type=Path, default=None, help="default U2NET_HOME (models/)")
+    models = sub.add_parser(
+        "setup-models", help="install the u2netp and EfficientNet-Lite2 models (no torch)"
+    )
+    models.add_argument("--dir", type=Path, default=None, help="default MODELS_DIR")
+    sub.add_parser("doctor", help="list the models that are present and what they enable")
     return parser
 
 
@@ -227,8 +249,10 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
         tone=args.tone,
         variant=args.variant,
         product_styles=styles,
+        product_force=args.product_anyway,
         logo=_read_logo(args),
         source_name=source_name,
+        fit=args.fit,
     )
     with _Reporter(quiet=args.json) as reporter:
         result = run_job(data, options, services, progress=reporter)
@@ -283,9 +307,19 @@ def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_setup_models(args: argparse.Namespace, settings: Settings) -> int:
-    from socialopt.models_setup import main as setup_main
+    from socialopt.models_setup import setup_models
 
-    return setup_main([str(args.dir or settings.u2net_home)])
+    if args.dir:
+        return setup_models(args.dir.expanduser().resolve())
+    return setup_models(settings.models_dir, settings.rembg_home)
+
+
+def cmd_doctor(settings: Settings) -> int:
+    from socialopt.models_setup import doctor_lines
+
+    for line in doctor_lines(settings.models_dir, settings.rembg_home, settings.rembg_model):
+        print(line)
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_history(args, settings)
         if args.command == "bot":
             return cmd_bot(args, settings)
+        if args.command == "doctor":
+            return cmd_doctor(settings)
         return cmd_setup_models(args, settings)
     except SettingsError as exc:
         print(f"error: {exc} (INVALID_SETTING)", file=sys.stderr)
