@@ -15,7 +15,7 @@ from PIL import Image
 from pipeline import lexicon
 from pipeline.colors import BW_NAME, SEPIA_NAME, image_colors, spoken_colors
 from pipeline.concepts import kind_of
-from pipeline.models import ImageAnalysis, Recognition
+from pipeline.models import ImageAnalysis, NamedColor, Recognition
 from pipeline.vision import Box, Focus, border_lab_distance, detect_faces, small_copy
 
 ANALYSIS_SIDE = 512
@@ -123,6 +123,16 @@ def _keywords(description: str) -> list[str]:
     return out
 
 
+NEUTRAL_FAMILIES = frozenset({"grey", "gray", "black", "white", "beige", "brown"})
+
+
+def _colorful(colors: list[NamedColor], saturation: float) -> bool:
+    """Several vivid hue families, not one deep colour (a navy lake is saturated, not
+    colourful)."""
+    families = {c.family for c in colors if c.share >= 0.05 and c.family not in NEUTRAL_FAMILIES}
+    return saturation > 0.35 and len(families) >= 3
+
+
 def analyse_image(
     img: Image.Image,
     *,
@@ -213,7 +223,7 @@ def analyse_image(
         cues += ["product", "minimal"]
     if light:
         cues.append(light)
-    if saturation > 0.45:
+    if _colorful(colors, saturation):
         cues.append("colorful")
     if tone in ("warm", "cool", "black-and-white", "sepia"):
         cues.append(tone)

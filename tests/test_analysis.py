@@ -110,3 +110,14 @@ def test_user_words_without_stopwords() -> None:
     assert '"The best coffee in the city"' in a.description
     big = Image.new("RGB", (600, 400), (40, 90, 200))
     assert "blue" in analyse_image(big).keywords
+
+
+def test_a_deep_single_colour_is_not_called_colourful() -> None:
+    """A navy lake is saturated but not colourful; four vivid stripes are."""
+    navy = Image.new("RGB", (400, 300), (20, 35, 90))
+    navy.paste((30, 50, 120), (0, 150, 400, 300))
+    assert "colorful" not in analyse_image(navy).keywords
+    stripes = Image.new("RGB", (400, 300))
+    for i, rgb in enumerate([(220, 30, 30), (30, 180, 40), (30, 60, 220), (240, 210, 20)]):
+        stripes.paste(rgb, (i * 100, 0, i * 100 + 100, 300))
+    assert "colorful" in analyse_image(stripes).keywords
