@@ -536,6 +536,8 @@ def run_job(
     # the description's dictionary and keyword index load while the image decodes
     niches.prefetch(options.description, options.language)
     services = services or _default_services()
+    if services.recogniser is not None:
+        services.recogniser.warm()  # the model loads while the image decodes
     limits = services.intake_limits or IntakeLimits()
     specs = {
         key: get_spec(key, dict(services.hashtag_limits) | dict(options.hashtag_limits))

@@ -6,8 +6,9 @@ sees (a token as typed, a lemma) keeps its accents; only the keys are folded.
 
 The language is the one given, else detected with langdetect restricted to our six languages
 (seeded, so the answer is deterministic); a text too short to tell falls back to the caption
-language. Dictionaries load lazily, once per language (0.2-0.7 s each, low-memory backend);
-`prefetch` starts that load in a background thread so it is off a job's critical path.
+language. Dictionaries are simplemma's MARISA tries: built once per language into simplemma's
+cache folder (`socialopt setup-models` builds all six; otherwise the first use builds it), then
+memory-mapped in a few milliseconds. `prefetch` warms them in a background thread.
 """
 
 from __future__ import annotations
@@ -165,20 +166,39 @@ def stopwords(language: str) -> frozenset[str]:
 
 
 _load_lock = threading.Lock()
-_loaded: set[str] = set()
+
+
+@lru_cache(maxsize=1)
+def _dictionaries():  # noqa: ANN202 - simplemma's factory protocol
+    """simplemma's trie-backed dictionaries, cached on disk per language."""
+    from simplemma.strategies.dictionaries.trie_dictionary_factory import TrieDictionaryFactory
+
+    return TrieDictionaryFactory(cache_max_size=len(LANGS))
+
+
+@lru_cache(maxsize=1)
+def _lemmatizer():  # noqa: ANN202 - simplemma has partial type hints
+    import simplemma
+    from simplemma.strategies import DefaultStrategy
+
+    strategy = DefaultStrategy(dictionary_factory=_dictionaries())
+    return simplemma.Lemmatizer(lemmatization_strategy=strategy)
+
+
+def build_dictionaries(languages: Iterable[str] = LANGS) -> None:
+    """Build (or open) the on-disk dictionary of each language; setup runs this once."""
+    with _load_lock:
+        for lang in languages:
+            _dictionaries().get_dictionary(_check(lang))
 
 
 def _lemmatize(word: str, language: str) -> str:
-    import simplemma
-
     fixed = _lemma_fixes(language).get(word)
     if fixed is not None:
         return fixed
-    if language not in _loaded:
-        with _load_lock:  # one thread loads a dictionary; the others wait for it
-            simplemma.lemmatize("a", language, low_memory=True)
-            _loaded.add(language)
-    return simplemma.lemmatize(word, language, low_memory=True)
+    with _load_lock:  # one thread opens (or first builds) a dictionary; others wait
+        _dictionaries().get_dictionary(language)
+    return _lemmatizer().lemmatize(word, language)
 
 
 @lru_cache(maxsize=20000)
@@ -193,7 +213,7 @@ def lemma(word: str, language: str) -> str:
 
 def prefetch(languages: Iterable[str]) -> threading.Thread:
     """Load the dictionaries of these languages in a background thread; returns the thread."""
-    todo = [_check(lang) for lang in languages if _check(lang) not in _loaded]
+    todo = [_check(lang) for lang in languages]
 
     def run() -> None:
         try:
@@ -242,13 +262,13 @@ def split_words(text: str) -> list[tuple[str, bool, bool]]:
 
 def is_known(word: str, language: str) -> bool:
     """True when the language's dictionary knows the word (for loanword decisions)."""
-    import simplemma
+    from simplemma.strategies import DictionaryLookupStrategy
+    from simplemma.utils import normalize_token
 
     lang = _check(language)
-    lemma(word, lang)  # loads the dictionary under the lock
-    return simplemma.is_known(word, lang, low_memory=True) or simplemma.is_known(
-        word.lower(), lang, low_memory=True
-    )
+    lemma(word, lang)  # opens the dictionary under the lock
+    lookup = DictionaryLookupStrategy(dictionary_factory=_dictionaries())
+    return lookup.get_lemma(normalize_token(word), lang) is not None
 
 
 @lru_cache(maxsize=256)

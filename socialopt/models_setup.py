@@ -542,6 +542,19 @@ def setup_models(models_dir: Path, rembg_dir: Path | None = None) -> int:
             print(f"error: could not set up the {label} model: {exc}", file=sys.stderr)
             return 1
         print(f"{label} model ready: {path} ({path.stat().st_size // 1024} KiB)")
+    return setup_dictionaries()
+
+
+def setup_dictionaries() -> int:
+    """Build simplemma's on-disk dictionaries for our six languages (once; then instant)."""
+    from pipeline import lexicon
+
+    try:
+        lexicon.build_dictionaries()
+    except (OSError, ImportError, ValueError) as exc:
+        print(f"error: could not build the word dictionaries: {exc}", file=sys.stderr)
+        return 1
+    print(f"word dictionaries ready: {', '.join(lexicon.LANGS)}")
     return 0
 
 

@@ -92,7 +92,10 @@ def test_keywords_drop_stop_words_in_the_texts_language() -> None:
 
 
 def test_prefetch_loads_in_the_background() -> None:
-    thread = lexicon.prefetch(["pt", "xx"])
+    lexicon._dictionaries.cache_clear()
+    lexicon._lemmatizer.cache_clear()
+    thread = lexicon.prefetch(["pt", "xx"])  # an unknown code warms English
     thread.join(timeout=30)
     assert not thread.is_alive()
-    assert "pt" in lexicon._loaded and "en" in lexicon._loaded
+    opened = lexicon._dictionaries()._get_dictionary.cache_info()
+    assert opened.currsize == 2  # pt and en are open, nothing else
