@@ -159,9 +159,14 @@ def _best_offset(
         wanted = min(max(s0 - MARGIN * win_full, 0.0), max_off)
         score += W_PLACE * (1.0 - np.clip(np.abs(offsets - wanted) / win_full, 0.0, 1.0))
     else:
-        # Wider than the window: stay near the subject's middle (a symmetric scene stays
-        # centred) unless the weight says otherwise.
-        u = ((s0 + s1) / 2 - offsets) / win_full
+        # Wider than the window: stay near the subject's weighted middle (where its
+        # detail is; a symmetric scene stays centred) unless the weight says otherwise.
+        i0, i1 = int(s0 / scale), max(int(s0 / scale) + 1, int(np.ceil(s1 / scale)))
+        part = profile[i0:i1]
+        mid = (s0 + s1) / 2
+        if part.sum() > 0:
+            mid = float(((np.arange(i0, i1) + 0.5) * part).sum() / part.sum()) * scale
+        u = (mid - offsets) / win_full
         score += 0.5 * W_PLACE * (1.0 - np.clip(np.abs(u - 0.5) / 0.5, 0.0, 1.0))
     score = np.where(ok, score, -np.inf)
     return int(round(float(offsets[int(np.argmax(score))])))

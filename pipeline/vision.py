@@ -270,6 +270,58 @@ def local_contrast(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return colour, edges
 
 
+FOCUS_FLOOR = 2.0  # local contrast (L units) below which detail is noise, not focus
+DETAIL_SIGMA = 0.02  # neighbourhood of the focus measures, as a share of the short side
+DETAIL_SPREAD = 0.03  # the detail cue is pooled over this share of the short side
+DETAIL_WEIGHT = 0.6  # weight of the in-focus detail cue among the others
+SHARP_BASE = 0.8  # salience where nothing is in focus keeps this share (1.0 = off)
+GLARE_CUT = 0.85  # salience on glare keeps 1 - this
+GLARE_LEVEL = 0.25  # glare regions: connected places at least this glaring
+
+
+def _fine_band(lum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(|L - blur(L)|, blur(L)): the pixel-scale detail of the luminance, and the rest."""
+    g1 = cv2.GaussianBlur(lum, (0, 0), 1.0)
+    return cv2.absdiff(lum, g1), g1
+
+
+def focus_detail(lum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How sharp each place is (0..1) and how much in-focus detail it holds.
+
+    Sharpness compares the finest band of the luminance (pixel-scale detail) with the next
+    band up, over a small neighbourhood: an in-focus edge or texture has both, a defocused
+    one (bokeh, a soft background) only the coarser band, flat sky neither. Returned as
+    (sharpness, detail energy = fine band x sharpness)."""
+    band, g1 = _fine_band(lum)
+    sigma = max(1.0, min(lum.shape) * DETAIL_SIGMA)
+    fine = cv2.GaussianBlur(band, (0, 0), sigma)
+    coarse = cv2.GaussianBlur(cv2.absdiff(g1, cv2.GaussianBlur(lum, (0, 0), 3.0)), (0, 0), sigma)
+    sharp = fine / (fine + coarse + FOCUS_FLOOR)
+    return sharp, fine * sharp
+
+
+def glare(lab: np.ndarray) -> np.ndarray:
+    """0..1: blown-out light that reaches the frame's edge (sky, a glow behind the subject, a
+    white backdrop): near-white (L > 200 of 255), colourless (chroma < 35) and textureless.
+    A bright spot inside the frame (the sun, a lamp, a white cup) is left alone: it may be
+    the subject."""
+    lum = lab[:, :, 0]
+    chroma = cv2.magnitude(lab[:, :, 1] - 128.0, lab[:, :, 2] - 128.0)
+    texture = cv2.GaussianBlur(_fine_band(lum)[0], (0, 0), 2.0)
+    bright = np.clip((lum - 200.0) / 40.0, 0.0, 1.0)
+    grey = np.clip(1.0 - (chroma - 10.0) / 25.0, 0.0, 1.0)
+    flat = np.clip(1.0 - texture / 3.0, 0.0, 1.0)
+    soft = cv2.GaussianBlur(bright * grey * flat, (0, 0), 2.0)
+    n, labels = cv2.connectedComponents((soft > GLARE_LEVEL).astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros_like(soft)
+    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    touching = np.zeros(n, np.float32)
+    touching[np.unique(edge)] = 1.0
+    touching[0] = 0.0
+    return soft * cv2.GaussianBlur(touching[labels], (0, 0), 2.0)
+
+
 def _promote_peaks(cue: np.ndarray) -> np.ndarray:
     """Scale a cue to 0..1 and weigh it by how much its strongest peak stands above its other
     peaks (Itti's normalisation): one distinct object counts, texture everywhere does not."""
@@ -292,10 +344,12 @@ def _promote_peaks(cue: np.ndarray) -> np.ndarray:
 def salience(rgb: np.ndarray) -> np.ndarray:
     """How much each pixel stands out, 0..1, for an RGB array.
 
-    Five cues, each scaled by how distinct its strongest peak is: spectral residual, colour
+    Six cues, each scaled by how distinct its strongest peak is: spectral residual, colour
     contrast against the local background (centre-surround, LAB, three scales), colour
-    rarity in the whole photo, edges stronger than the local texture, and distance from the
-    border's colour. A faint centre prior breaks ties. ~8 ms for a 384 px copy."""
+    rarity in the whole photo, edges stronger than the local texture, distance from the
+    border's colour, and in-focus detail. The sum is damped where nothing is in focus and on
+    glare along the frame's edge (a blown-out sky or sunset glow is background, however
+    much it stands out). A faint centre prior breaks ties. ~12 ms for a 384 px copy."""
     full = _lab(rgb)
     fh, fw = full.shape[:2]
     k = CUE_SIDE / max(fh, fw)
@@ -305,16 +359,22 @@ def salience(rgb: np.ndarray) -> np.ndarray:
         lab = full
     colour, edges = local_contrast(lab)
     dist, spread = _border_distance(lab)
+    sharp, detail = focus_detail(lab[:, :, 0])
     cues = (
         (1.0, spectral_residual(lab)),
         (1.0, colour),
         (0.8, colour_rarity(lab)),
         (0.6, edges),
         (0.8, np.clip(dist - spread, 0.0, None)),
+        (DETAIL_WEIGHT, cv2.GaussianBlur(detail, (0, 0), min(lab.shape[:2]) * DETAIL_SPREAD)),
     )
     sal = np.zeros(lab.shape[:2], np.float32)
     for weight, cue in cues:
         sal += weight * _promote_peaks(cue)
+    # Out-of-focus places (bokeh, a soft background) and glare are not subjects.
+    top = float(np.percentile(sharp, 98)) or 1.0
+    sal *= SHARP_BASE + (1.0 - SHARP_BASE) * np.clip(sharp / top, 0.0, 1.0)
+    sal *= 1.0 - GLARE_CUT * glare(lab)
     sal /= float(sal.max()) or 1.0
     h, w = sal.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -386,6 +446,12 @@ def _inside_frame(labels: np.ndarray, stats: np.ndarray, n: int) -> np.ndarray:
     return np.exp(-0.5 * (bc / BORDER_SIGMA) ** 2)
 
 
+def _frame_edges(x: int, y: int, w: int, h: int, width: int, height: int) -> set[str]:
+    """Which edges of a width x height frame the box (x, y, w, h) reaches."""
+    reached = {"left": x <= 0, "top": y <= 0, "right": x + w >= width, "bottom": y + h >= height}
+    return {name for name, hit in reached.items() if hit}
+
+
 def _subject_box(
     lin: np.ndarray, faces: list[Box], size: tuple[int, int]
 ) -> tuple[int, int, int, int] | None:
@@ -436,11 +502,14 @@ def _subject_box(
     seed_y, seed_x = np.argwhere(labels == best)[0]
     bx, by, bw, bh = (int(v) for v in stats[best, :4])
     limit = min(EXTENT_GROW * bw * bh, 0.5 * w * h)
+    edges = _frame_edges(bx, by, bw, bh, w, h)
     for level in EXTENT_LEVELS:
         wide = (smooth >= level * peak).astype(np.uint8)
         _, wlabels, wstats, _ = cv2.connectedComponentsWithStats(wide, connectivity=8)
         ex, ey, ew, eh = (int(v) for v in wstats[int(wlabels[seed_y, seed_x]), :4])
-        if ew * eh <= limit:
+        # An outline that runs on to a frame edge the core does not reach is background
+        # (a stem, a branch, a curtain beside the subject): try a tighter level.
+        if ew * eh <= limit and _frame_edges(ex, ey, ew, eh, w, h) <= edges:
             bx, by, bw, bh = ex, ey, ew, eh
             break
     sx, sy = size[0] / w, size[1] / h

@@ -19,7 +19,7 @@ from pipeline.job import validate_options
 from pipeline.models import JobOptions
 from pipeline.platforms import PLATFORMS, ImageSize
 from pipeline.render import pad_resize, render_platform
-from pipeline.vision import detect_faces, focus_map
+from pipeline.vision import Focus, detect_faces, focus_detail, focus_map, glare
 from tests.image_factories import astronaut, encode
 
 Box = tuple[int, int, int, int]
@@ -106,6 +106,37 @@ def square_in_corner(
     s, x, y = int(min(w, h) * 0.05), int(w * cx), int(h * cy)
     ImageDraw.Draw(img).rectangle((x - s, y - s, x + s, y + s), fill=(40, 30, 120))
     return img, (x - s, y - s, x + s + 1, y + s + 1)
+
+
+def seed_head_in_glow(seed: int = 7, size=(1600, 900)) -> tuple[Image.Image, Box]:
+    """A large sharp seed head (fine radial filaments) on the left third of a dark, soft
+    meadow with blurred pale seed heads (bokeh), under a blown-out glow along the top edge:
+    an evening dandelion shot."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    blades = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 4, sigmaY=30)
+    tone = 1.0 + 0.25 * blades / blades.std() + 0.15 * _smooth_noise(rng, h, w, 150)
+    img = np.stack([30 * tone, 45 * tone, 20 * tone], axis=2)
+    bokeh = np.zeros((h, w), np.float32)
+    for _ in range(9):
+        x, y = rng.uniform(0.5, 0.97) * w, rng.uniform(0.3, 0.9) * h
+        cv2.circle(bokeh, (int(x), int(y)), int(rng.uniform(0.04, 0.08) * h), 1.0, -1)
+    bokeh = cv2.GaussianBlur(bokeh, (0, 0), 12)[..., None]
+    img = img * (1 - 0.7 * bokeh) + 0.7 * bokeh * np.array([200, 190, 150], np.float32)
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    edge = 0.06 * h + 0.03 * h * np.sin(np.arange(w) / w * 7.0)[None, :]
+    glow = np.clip(1.0 - (yy - edge) / (0.08 * h), 0.0, 1.0)[..., None]
+    img = img * (1 - glow) + glow * np.array([255, 250, 235], np.float32)
+    r, x0, y0 = int(0.24 * h), int(0.3 * w), int(0.42 * h)
+    head = np.zeros((h, w), np.float32)
+    cv2.circle(head, (x0, y0), r, 0.35, -1)
+    for a in rng.uniform(0, 2 * np.pi, 900):
+        length = r * rng.uniform(0.4, 1.0)
+        end = (int(x0 + length * np.cos(a)), int(y0 + length * np.sin(a)))
+        cv2.line(head, (x0, y0), end, 1.0, 1, cv2.LINE_AA)
+    head = np.clip(head + 0.5 * (rng.random((h, w)) < 0.03) * (head > 0), 0, 1)[..., None]
+    img = img * (1 - head) + head * np.array([225, 220, 205], np.float32)
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)), (x0 - r, y0 - r, x0 + r, y0 + r)
 
 
 def _inside(inner: Box, outer: Box) -> bool:
@@ -246,6 +277,59 @@ def test_subject_taller_than_a_wide_window_keeps_its_top() -> None:
     assert plan.box[1] <= 100 < 220 <= plan.box[3], plan.box  # the whole head
     assert plan.subject_kept == pytest.approx(plan.best_kept, abs=0.02)
     assert plan_crop(900, 900, 1.91, focus, "auto").fit == "pad"
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_sharp_textured_subject_wins_over_a_glow_along_the_edge(seed: int) -> None:
+    # The dandelion_meadow failure: the bright glow along the top edge and the soft bokeh
+    # used to out-shine the big in-focus seed head on the left third, so the subject box
+    # spanned the glow and tall crops padded the whole photo or cut the head in half.
+    img, head = seed_head_in_glow(seed)
+    focus = focus_map(img)
+    assert focus.subject is not None
+    sl, st, sr, sb = focus.subject
+    assert kept_share(focus.subject, head) > 0.95  # the whole head ...
+    assert (sr - sl) * (sb - st) < 2 * (head[2] - head[0]) * (head[3] - head[1])  # ... only
+    assert st > 0 and sr < 0.6 * img.width  # not the glow, not the bokeh on the right
+    for aspect in TALL:
+        plan = plan_crop(img.width, img.height, aspect, focus, "auto")
+        assert plan.fit == "crop", aspect
+        assert _inside(head, plan.box), (aspect, plan.box, head)
+
+
+def test_glare_is_light_along_the_edge_not_a_bright_subject() -> None:
+    # A blown-out band along the top edge is background; an equally white disc inside the
+    # frame (the sun, a white cup) may be the subject and keeps its salience.
+    img = Image.new("RGB", (384, 216), (60, 80, 50))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, 383, 30), fill=(252, 250, 245))
+    draw.ellipse((170, 100, 230, 160), fill=(252, 250, 245))
+    lab = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2LAB).astype(np.float32)
+    g = glare(lab)
+    assert g[5:20, 20:360].min() > 0.8
+    assert g[120:140, 190:210].max() < 0.05
+    assert g[80:, :150].max() < 0.05  # the meadow
+    # In-focus detail beats the same texture out of focus.
+    rng = np.random.default_rng(4)
+    texture = rng.normal(128, 40, (216, 384)).astype(np.float32)
+    texture[:, 192:] = cv2.GaussianBlur(texture, (0, 0), 3.0)[:, 192:]
+    sharp, detail = focus_detail(texture)
+    assert sharp[:, 20:170].mean() > 3 * sharp[:, 214:364].mean()
+    assert detail[:, 20:170].mean() > 3 * detail[:, 214:364].mean()
+
+
+def test_subject_wider_than_the_window_is_cut_where_its_weight_is_thin() -> None:
+    # A wide subject whose detail fades from left to right: a 9:16 window cannot hold it,
+    # so it sits on the subject's weighted middle, not the middle of its box.
+    weights = np.full((100, 200), 0.01, np.float32)
+    weights[30:70, 20:180] += np.linspace(1.0, 0.1, 160, dtype=np.float32)[None, :]
+    weights /= weights.sum()
+    cols = weights.sum(axis=0)
+    middle = float(((np.arange(200) + 0.5) * cols)[20:180].sum() / cols[20:180].sum()) * 10
+    focus = Focus(weights=weights, size=(2000, 1000), subject=(200, 300, 1800, 700))
+    plan = plan_crop(2000, 1000, 9 / 16, focus, "crop")
+    assert plan.subject_kept == pytest.approx(plan.best_kept, abs=0.01)
+    assert abs((plan.box[0] + plan.box[2]) / 2 - middle) < 40, (plan.box, middle)
 
 
 def test_pad_render_shows_whole_photo_over_dimmed_blur() -> None:
