@@ -3,6 +3,7 @@
 Order: the contact sheet as one photo; per platform the optimized image as a document named
 `<platform>_<W>x<H>.<ext>` (Telegram recompresses photos, documents stay untouched) and the
 text from `bot.formatting.platform_message` in HTML mode; product photos as documents; notices;
+when the product detector refused, why (one sentence with its code) and a `Try anyway` button;
 then one closing message with the follow-up buttons. Texts respect the 4096/1024 limits.
 """
 
@@ -26,7 +27,9 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ExtBot
 
 from bot.formatting import CAPTION_LIMIT, display_name, escape, platform_message, split_message
-from pipeline.models import JobResult, PlatformResult, ProductPhoto, ProgressEvent
+from pipeline.models import JobResult, PlatformResult, ProductDecision, ProductPhoto, ProgressEvent
+from pipeline.product.background import MASK_UNRELIABLE
+from pipeline.product.photos import decision_warning
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ STATUS_MIN_INTERVAL_S = 1.0  # at most one status edit per second per chat (floo
 # Callback data of the closing message's buttons.
 ZIP_PREFIX = "d:zip:"  # d:zip:<session_id> -> my zip
 PRODUCT_PREFIX = "d:prod:"  # d:prod:<session_id> -> rerun with product photos
+TRY_ANYWAY_PREFIX = "d:pany:"  # d:pany:<session_id> -> rerun, product photos even if refused
 CAPTIONS_PREFIX = "c:"  # bot.handlers.caption: c:<session_id>
 PROFILES_PREFIX = "pr:s:"  # bot.handlers.profiles: pr:s:<session_id>
 
@@ -50,14 +54,58 @@ def _cut(text: str, limit: int = CAPTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def looks_like_product(result: JobResult) -> bool:
-    if result.product is not None:
-        return bool(result.product.is_product)
-    return bool(result.analysis.is_product)
+# The detector's problems (pipeline.product.detect) in plain words, most telling first.
+_PLAIN_REFUSALS = (
+    ("several objects compete", "These look like several objects, not one product"),
+    ("no clear object stands out", "No single object stands out from the background"),
+    (
+        "fills the whole frame",
+        "The object fills the whole frame, leaving no background to replace",
+    ),
+    ("background is busy", "The background is too busy for a clean product shot"),
+    ("runs off the frame", "The subject runs off the edges of the photo"),
+)
+
+
+def refusal_sentence(decision: ProductDecision) -> str:
+    """Why no product photos were made, as one plain sentence ending with the code."""
+    if decision.code == MASK_UNRELIABLE:
+        why = (
+            "I couldn't cut the product out cleanly without the background model, "
+            "so the photos would look broken"
+        )
+    elif decision.source == "ai":
+        why = "The AI analysis doesn't see a product in this photo"
+    else:
+        why = next(
+            (plain for key, plain in _PLAIN_REFUSALS if key in decision.reason),
+            decision.reason.rstrip(". "),
+        )
+    return f"{why} ({decision.code})."
+
+
+def refusal_text(decision: ProductDecision) -> str:
+    """The refusal message (HTML): the sentence, then what `Try anyway` does."""
+    anyway = (
+        "stages the whole photo instead of a cut-out"
+        if decision.code == MASK_UNRELIABLE
+        else "makes them all the same"
+    )
+    return (
+        f"🛍 {escape(refusal_sentence(decision))}\n"
+        f"No product photos for now; <b>Try anyway</b> {anyway}."
+    )
+
+
+def try_anyway_keyboard(session_id: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton("🛍 Try anyway", callback_data=f"{TRY_ANYWAY_PREFIX}{session_id}")]]
+    )
 
 
 def closing_keyboard(session_id: str, *, product: bool) -> InlineKeyboardMarkup:
-    """`Download all`, `Another version`, `Profiles`; `Product photos` for product-like images."""
+    """`Download all`, `Another version`, `Profiles`; `Product photos` when the job made none
+    (`product`): the detector decides on the press and says why when it refuses."""
     rows = [
         [InlineKeyboardButton("📦 Download all", callback_data=f"{ZIP_PREFIX}{session_id}")],
         [
@@ -157,9 +205,21 @@ async def deliver(
         await send_platform(bot, chat_id, key, res, timezone=timezone, image=image)
         if res.product_photos:
             await _send_product_photos(bot, chat_id, res.product_photos)
+    decision = result.product
     notes = list(dict.fromkeys([*result.usage.notices, *result.warnings]))
+    if decision is not None and decision.code:  # said below in the bot's own words
+        notes = [n for n in notes if n != decision_warning(decision)]
+        if decision.forced:
+            notes.append(f"Product photos made anyway, as you asked ({decision.code}).")
     if notes:
         await send_html(bot, chat_id, "ℹ️ " + "\n".join(escape(n) for n in notes))
+    if decision is not None and decision.code and not decision.forced:
+        await send_html(
+            bot,
+            chat_id,
+            refusal_text(decision),
+            reply_markup=try_anyway_keyboard(result.session_id),
+        )
     done = len(result.successful)
     took = f" in {elapsed_s:.0f} s" if elapsed_s >= 1 else ""
     text = (
@@ -171,7 +231,9 @@ async def deliver(
         bot,
         chat_id,
         text,
-        reply_markup=closing_keyboard(result.session_id, product=looks_like_product(result)),
+        reply_markup=closing_keyboard(
+            result.session_id, product=not result.options.product_styles
+        ),
     )
 
 

@@ -304,10 +304,12 @@ async def job_options(
     description: str = "",
     use_ai: bool = False,
     product: bool = False,
+    product_force: bool = False,
     logo: bool = False,
     source_name: str = "",
 ) -> JobOptions:
-    """JobOptions from the user's saved settings plus the choices of this conversation."""
+    """JobOptions from the user's saved settings (crop fit included) plus the choices of this
+    conversation; `product_force` makes product photos even when the detector refuses."""
     settings = svc.settings
     user = await svc.repo.ensure_user(user_id)
     logo_options = None
@@ -327,10 +329,12 @@ async def job_options(
         output_format=user.output_format or settings.output_format,
         max_workers=job_workers(settings),
         product_styles=DEFAULT_PRODUCT_STYLES if product else (),
+        product_force=product and product_force,
         logo=logo_options,
         saved_accounts=tuple(accounts),
         hashtag_limits=dict(settings.hashtag_limits),
         source_name=source_name,
+        fit=user.fit,
     )
 
 
@@ -353,6 +357,8 @@ def _stored_options(options: JobOptions) -> dict[str, Any]:
         "timezone": options.timezone,
         "output_format": options.output_format,
         "product_styles": list(options.product_styles),
+        "product_force": options.product_force,
+        "fit": options.fit,
         "logo": options.logo is not None,
         "source_name": options.source_name,
     }

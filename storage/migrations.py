@@ -123,10 +123,14 @@ V3 = (
     "CREATE INDEX idx_ai_cache_expires ON ai_cache(expires_at)",
 )
 
+# v4: how a photo fills a platform's frame (pipeline.models.FITS), per user.
+V4 = ("ALTER TABLE users ADD COLUMN fit TEXT NOT NULL DEFAULT 'auto'",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", V1),
     Migration(2, "notified, provider, error, logo size, unique accounts", V2),
     Migration(3, "ai_cache", V3),
+    Migration(4, "users.fit", V4),
 )
 LATEST = MIGRATIONS[-1].version
 

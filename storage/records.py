@@ -92,6 +92,7 @@ class UserSettings:
     logo_path: str = ""
     logo_position: str = "bottom-right"
     logo_size_pct: float = 15.0
+    fit: str = "auto"  # crop | pad | auto (pipeline.models.FITS)
     created_at: str = ""
     seen_at: str = ""
 

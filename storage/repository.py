@@ -50,7 +50,7 @@ _SESSION_COLUMNS = (
 )
 _USER_COLUMNS = (
     "user_id, language, timezone, default_platforms, output_format, logo_path, logo_position, "
-    "logo_size_pct, created_at, seen_at"
+    "logo_size_pct, created_at, seen_at, fit"
 )
 
 
@@ -99,6 +99,7 @@ def _user(row: sqlite3.Row | tuple[Any, ...]) -> UserSettings:
         logo_size_pct=float(row[7]),
         created_at=row[8],
         seen_at=row[9],
+        fit=row[10],
     )
 
 
@@ -167,6 +168,10 @@ def _validate_user_field(name: str, value: Any) -> Any:
         return size
     if name == "logo_path":
         return str(value or "")
+    if name == "fit":
+        from pipeline.crop import check_fit
+
+        return check_fit(str(value))
     raise TypeError(f"update_user() got an unknown field {name!r}")
 
 
@@ -281,7 +286,7 @@ class Repository:
 
     async def update_user(self, uid: int, **fields: Any) -> UserSettings:
         """Change settings (language, timezone, default_platforms, output_format, logo_path,
-        logo_position, logo_size_pct); values are validated (OptionsError)."""
+        logo_position, logo_size_pct, fit); values are validated (OptionsError)."""
         values = {name: _validate_user_field(name, value) for name, value in fields.items()}
         async with self._write() as conn:
             await self._ensure_user(conn, uid)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.errors import OptionsError
+from pipeline.models import FITS
 from storage import migrations
 from storage.errors import StorageError
 from storage.repository import Repository
@@ -152,8 +154,51 @@ async def test_migrate_from_v1_keeps_data(tmp_path: Path) -> None:
         assert "ai_cache" in _tables(conn)
         assert {"notified"} <= _columns(conn, "processing_sessions")
         assert {"provider", "error"} <= _columns(conn, "platform_results")
+        assert "fit" in _columns(conn, "users")
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        conn.close()
+
+
+async def test_v4_adds_the_crop_fit_with_default_auto(tmp_path: Path) -> None:
+    """A v3 database (before users.fit) upgrades: old users get `auto`, new values are checked
+    with the pipeline's rule (pipeline.models.FITS)."""
+    db = tmp_path / "v3.sqlite3"
+    conn = migrations.connect(db)
+    try:
+        assert migrations.migrate(conn, target=3) == 3
+        assert "fit" not in _columns(conn, "users")
+        ts = "2026-10-01T10:00:00.000000+00:00"
+        conn.execute(
+            "INSERT INTO users (user_id, language, output_format, created_at, seen_at) "
+            "VALUES (7, 'fr', 'WEBP', ?, ?)",
+            (ts, ts),
+        )
+    finally:
+        conn.close()
+
+    repo = await Repository.open(db)
+    try:
+        old = await repo.get_user(7)
+        assert old is not None and (old.language, old.output_format) == ("fr", "WEBP")
+        assert old.fit == "auto"
+        assert (await repo.ensure_user(8)).fit == "auto"  # a new user
+        for fit in FITS:
+            assert (await repo.update_user(7, fit=fit.upper())).fit == fit
+        with pytest.raises(OptionsError) as info:
+            await repo.update_user(7, fit="stretch")
+        assert info.value.code == "UNKNOWN_FIT"
+        assert (await repo.get_user(7)).fit == FITS[-1]  # unchanged by the refused value
+        assert (await repo.get_user(8)).fit == "auto"  # per user
+    finally:
+        await repo.close()
+
+    conn = sqlite3.connect(db)
+    try:
+        assert migrations.current_version(conn) == migrations.LATEST >= 4
+        info_rows = {r[1]: r for r in conn.execute("PRAGMA table_info(users)")}
+        assert info_rows["fit"][3] == 1 and info_rows["fit"][4] == "'auto'"  # NOT NULL, default
     finally:
         conn.close()
 

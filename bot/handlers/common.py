@@ -28,7 +28,7 @@ HELP = (
     "/caption [tone or text] – new captions for your last photo, or from text\n"
     "/profiles [topic] – accounts worth tagging; /profiles add @handle niche\n"
     "/history – your recent photos\n"
-    "/settings – default platforms, time zone, language, logo, format\n"
+    "/settings – default platforms, time zone, language, logo, format, crop fit\n"
     "/cancel – stop what we are doing"
 )
 

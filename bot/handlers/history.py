@@ -122,7 +122,7 @@ async def resend_session(
             timezone=timezone,
             image=image,
         )
-    product = bool((results.get("product") or {}).get("is_product"))
+    product = not (session.options or {}).get("product_styles")  # the job made none yet
     await context.bot.send_message(
         chat_id,
         f"That was session <code>{escape(session.id)}</code>.",

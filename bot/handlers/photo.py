@@ -8,7 +8,8 @@
 4. The job is queued (bot.jobs): a status message follows it and the results are delivered.
 
 Also here: the result buttons that start or fetch something for a session (`Download all`,
-`Product photos`) and `Retry` for a job interrupted by a restart.
+`Product photos`, `Try anyway` after the product detector refused) and `Retry` for a job
+interrupted by a restart.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from bot.delivery import PRODUCT_PREFIX, ZIP_PREFIX
+from bot.delivery import PRODUCT_PREFIX, TRY_ANYWAY_PREFIX, ZIP_PREFIX
 from bot.errors import SESSION_KEY
 from bot.formatting import display_name, escape
 from bot.jobs import job_options, start_photo_job
@@ -375,8 +376,11 @@ async def zip_pressed(update: Update, context: BotContext) -> None:
             )
 
 
-async def _rerun(update: Update, context: BotContext, sid: str, *, product: bool) -> None:
-    """Start a new job from a stored session's source image."""
+async def _rerun(
+    update: Update, context: BotContext, sid: str, *, product: bool, force: bool = False
+) -> None:
+    """Start a new job from a stored session's source image (`force`: product photos even
+    when the detector refuses)."""
     svc, uid, chat_id = context.svc, update.effective_user.id, update.effective_chat.id
     session = await svc.repo.get_session(uid, sid)
     data = None
@@ -395,6 +399,7 @@ async def _rerun(update: Update, context: BotContext, sid: str, *, product: bool
         description=session.description,
         use_ai=session.use_ai,
         product=product or bool(stored.get("product_styles")),
+        product_force=force or bool(stored.get("product_force")),
         logo=bool(stored.get("logo")),
         source_name=str(stored.get("source_name") or ""),
     )
@@ -420,6 +425,15 @@ async def product_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     await query.answer()
     await _rerun(update, context, query.data.removeprefix(PRODUCT_PREFIX), product=True)
+
+
+async def try_anyway_pressed(update: Update, context: BotContext) -> None:
+    """`Try anyway` under a product refusal: run the session again, forcing product photos."""
+    query = update.callback_query
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    sid = query.data.removeprefix(TRY_ANYWAY_PREFIX)
+    await _rerun(update, context, sid, product=True, force=True)
 
 
 async def retry_pressed(update: Update, context: BotContext) -> None:
@@ -460,5 +474,6 @@ def handlers() -> list[BaseHandler]:
         CallbackQueryHandler(stale_button, pattern=r"^p:"),
         CallbackQueryHandler(zip_pressed, pattern=f"^{ZIP_PREFIX}"),
         CallbackQueryHandler(product_pressed, pattern=f"^{PRODUCT_PREFIX}"),
+        CallbackQueryHandler(try_anyway_pressed, pattern=f"^{TRY_ANYWAY_PREFIX}"),
         CallbackQueryHandler(retry_pressed, pattern=f"^{RETRY_PREFIX}"),
     ]

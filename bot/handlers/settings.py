@@ -1,4 +1,4 @@
-"""/settings: default platforms, time zone, caption language, logo and output format.
+"""/settings: default platforms, time zone, caption language, logo, output format, crop fit.
 
 One inline menu edited in place; two steps wait for a message: the time zone (an IANA name)
 and the logo (a PNG/JPEG sent as a file or a photo). Everything is saved with
@@ -38,7 +38,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotContext
 from bot.formatting import display_name, escape
 from pipeline.errors import OptionsError
-from pipeline.models import LANGUAGES, LOGO_POSITIONS, OUTPUT_FORMATS
+from pipeline.models import FITS, LANGUAGES, LOGO_POSITIONS, OUTPUT_FORMATS
 from pipeline.platforms import PLATFORM_KEYS
 from storage.records import UserSettings
 
@@ -55,6 +55,12 @@ LANGUAGE_NAMES = {
     "de": "Deutsch",
     "fr": "Français",
     "ru": "Русский",
+}
+# How each of pipeline.models.FITS reads in the menu: (label, what it does).
+FIT_NAMES = {
+    "auto": ("Auto", "pad only when a crop would lose the subject"),
+    "crop": ("Crop", "always fill the frame"),
+    "pad": ("Pad", "always show the whole photo"),
 }
 TZ_PROMPT = (
     "🕒 Send your time zone as an IANA name, for example <code>Europe/Berlin</code>, "
@@ -181,8 +187,31 @@ def menu_text(user: UserSettings, context: BotContext) -> str:
             f"<b>Caption language:</b> {escape(language)}",
             f"<b>Logo:</b> {escape(logo)}",
             f"<b>Output format:</b> {escape(user.output_format)}",
+            f"<b>Crop fit:</b> {escape(fit_line(user.fit))}",
         ]
     )
+
+
+def fit_line(fit: str) -> str:
+    """`Auto — pad only when a crop would lose the subject` for a value of FITS."""
+    label, meaning = FIT_NAMES.get(fit, (fit.capitalize(), ""))
+    return f"{label} — {meaning}" if meaning else label
+
+
+def fit_text(current: str) -> str:
+    lines = ["📐 <b>Crop fit</b>: how a photo fills each platform's frame.", ""]
+    lines += [("✅ " if f == current else "") + escape(fit_line(f)) for f in FITS]
+    return "\n".join(lines)
+
+
+def fit_keyboard(current: str) -> InlineKeyboardMarkup:
+    buttons = [
+        _button(
+            ("✅ " if f == current else "") + FIT_NAMES.get(f, (f.capitalize(),))[0], f"fv:{f}"
+        )
+        for f in FITS
+    ]
+    return InlineKeyboardMarkup([buttons, [BACK]])
 
 
 def menu_keyboard() -> InlineKeyboardMarkup:
@@ -190,7 +219,8 @@ def menu_keyboard() -> InlineKeyboardMarkup:
         [
             [_button("Platforms", "plat"), _button("Time zone", "tz")],
             [_button("Language", "lang"), _button("Logo", "logo")],
-            [_button("Output format", "fmt"), _button("Done", "close")],
+            [_button("Output format", "fmt"), _button("Crop fit", "fit")],
+            [_button("Done", "close")],
         ]
     )
 
@@ -342,6 +372,11 @@ async def settings_button(update: Update, context: BotContext) -> int:
     elif action == "ft" and value in OUTPUT_FORMATS:
         user = await repo.update_user(uid, output_format=value)
         await _edit(update, "Image format for results:", format_keyboard(user.output_format))
+    elif action == "fit":
+        await _edit(update, fit_text(user.fit), fit_keyboard(user.fit))
+    elif action == "fv" and value in FITS:
+        user = await repo.update_user(uid, fit=value)
+        await _edit(update, fit_text(user.fit), fit_keyboard(user.fit))
     elif action in ("logo", "lnew", "lp", "ls", "lrm"):
         return await _logo_button(update, context, user, action, value)
     elif action == "close":
