@@ -54,19 +54,6 @@ def _cut(text: str, limit: int = CAPTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# The detector's problems (pipeline.product.detect) in plain words, most telling first.
-_PLAIN_REFUSALS = (
-    ("several objects compete", "These look like several objects, not one product"),
-    ("no clear object stands out", "No single object stands out from the background"),
-    (
-        "fills the whole frame",
-        "The object fills the whole frame, leaving no background to replace",
-    ),
-    ("background is busy", "The background is too busy for a clean product shot"),
-    ("runs off the frame", "The subject runs off the edges of the photo"),
-)
-
-
 def refusal_sentence(decision: ProductDecision) -> str:
     """Why no product photos were made, as one plain sentence ending with the code."""
     if decision.code == MASK_UNRELIABLE:
@@ -76,11 +63,12 @@ def refusal_sentence(decision: ProductDecision) -> str:
         )
     elif decision.source == "ai":
         why = "The AI analysis doesn't see a product in this photo"
-    else:
-        why = next(
-            (plain for key, plain in _PLAIN_REFUSALS if key in decision.reason),
-            decision.reason.rstrip(". "),
+    elif decision.problems:
+        why = "This doesn't look like one product on a plain backdrop: " + "; ".join(
+            decision.problems
         )
+    else:
+        why = decision.reason.rstrip(". ")
     return f"{why} ({decision.code})."
 
 

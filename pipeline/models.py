@@ -199,6 +199,7 @@ class ProductDecision:
     mask_method: str = ""  # rembg:u2netp | fallback:grabcut | ...
     code: str = ""  # NOT_A_PRODUCT | MASK_UNRELIABLE when no photos were made, else ""
     forced: bool = False  # photos were made anyway (the user asked to try)
+    problems: tuple[str, ...] = ()  # why it is not a product, in plain words
 
 
 @dataclass

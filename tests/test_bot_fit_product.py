@@ -143,7 +143,8 @@ async def test_product_refusal_says_why_and_try_anyway_makes_them(
         # Product photos: the job runs again and the detector refuses, saying why.
         mark = len(fake.calls)
         refusal = await _press(fake, CARA, closing, f"d:prod:{sid}", "(NOT_A_PRODUCT)")
-        assert "These look like several objects, not one product (NOT_A_PRODUCT)." in refusal.text
+        assert "doesn't look like one product" in refusal.text
+        assert "several objects compete" in refusal.text and "(NOT_A_PRODUCT)." in refusal.text
         assert "--product-anyway" not in refusal.text
         closing = await _closing(fake, CARA, mark)
         second = _sid(closing)

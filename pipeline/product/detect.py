@@ -85,7 +85,10 @@ def detect_product(
         problems.append("the foreground runs off the frame")
     if problems:
         return ProductDecision(
-            False, f"Not a product shot: {'; '.join(problems)} ({facts}).", source="offline-mask"
+            False,
+            f"Not a product shot: {'; '.join(problems)} ({facts}).",
+            source="offline-mask",
+            problems=tuple(problems),
         )
     return ProductDecision(
         True, f"One dominant object on a plain backdrop ({facts}).", source="offline-mask"
