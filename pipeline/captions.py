@@ -21,8 +21,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from pipeline.colors import color_word, spoken_colors
 from pipeline.errors import OptionsError
 from pipeline.hashtags import finalize_hashtags, suggest_hashtags
+from pipeline.lexicon import lemma
 from pipeline.models import LANGUAGES, TONES, ImageAnalysis, PlatformContent
 from pipeline.niches import NICHES, fold
 from pipeline.platforms import PlatformSpec, get_spec
@@ -287,24 +289,16 @@ def join_words(words: list[str], language: str) -> str:
 
 
 def colour_words(analysis: ImageAnalysis | None, language: str, limit: int = 2) -> list[str]:
-    """The photo's main colours named in `language` (helper module pipeline.colors); none
-    when the colours cannot be named in that language (never English words in a German text)."""
+    """The photo's main colours named in `language`, each hue family once ("green", not
+    "dark olive and moss green"), then small vivid accents."""
     if analysis is None:
         return []
-    try:
-        from pipeline.colors import color_word
-    except ImportError:  # colour naming not installed: English names only in English
-        color_word = None
+    main, accents = spoken_colors(analysis.colors)
     out: list[str] = []
-    for colour in analysis.colors:
-        if colour.share < 0.1 and out:
-            continue
-        if color_word is not None:
-            word = color_word(colour, language)
-        else:
-            word = colour.name if language == "en" else ""
-        if language == "de":
-            word = _capital(word)  # colours named on their own are nouns: "Grün und Blau"
+    for colour in main + accents:
+        word = color_word(colour, language)
+        if language == "de" and " " not in word:
+            word = _capital(word)  # a colour named on its own is a noun: "Grün und Blau"
         if word and word not in out:
             out.append(word)
         if len(out) >= limit:
@@ -353,15 +347,16 @@ def _title(description: str, phrase: tuple[str, str] | None, fallback: str, limi
 
 
 def _surface_words(description: str, language: str) -> list[str]:
-    """The description's words as the user typed them (accents kept); lowercased at a
-    sentence start, except in German where nouns keep their capital."""
+    """The description's words (accents kept); lowercased at a sentence start, except in
+    German where nouns keep their capital. Outside English they are given as lemmas, so a
+    keyword reads "озеро", not the inflected "озере"."""
     out: list[str] = []
     for match in re.finditer(r"[^\W\d_][^\W_]*(?:['’-][^\W_]+)*", description):
         word = match.group()
         before = description[: match.start()].rstrip()
         if language != "de" and (not before or before[-1] in ".!?…"):
             word = word.lower()
-        out.append(word)
+        out.append(word if language == "en" else lemma(word, language))
     return out
 
 

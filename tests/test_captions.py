@@ -7,6 +7,7 @@ import pytest
 from pipeline.captions import (
     HOOK_CHARS,
     KINDS,
+    colour_words,
     compile_content,
     compose_caption,
     fit_content,
@@ -339,3 +340,29 @@ def test_lines_without_full_stops_are_sentences() -> None:
         analysis=analysis_for("food"),
     )
     assert caption.startswith("Sunday market haul.\n\nFresh figs and a loaf of rye.")
+
+
+def test_colours_are_said_once_per_family_and_german_adjectives_stay_lowercase() -> None:
+    analysis = make_analysis(
+        colors=[
+            NamedColor("dark olive", "#3b3d10", 0.4, "green"),
+            NamedColor("black", "#0a0a0a", 0.3, "black"),
+            NamedColor("moss green", "#658b38", 0.2, "green"),
+        ]
+    )
+    words = colour_words(analysis, "de", limit=3)
+    assert words[:2] == ["Grün", "Schwarz"]  # two greens are one family word
+    one = make_analysis(colors=[NamedColor("dark olive", "#3b3d10", 0.9, "green")])
+    (word,) = colour_words(one, "de")
+    assert " " not in word or word.split()[0].islower()  # "dunkles Olivgrün", never "Dunkles"
+
+
+def test_pinterest_keywords_are_lemmas_outside_english() -> None:
+    caption, _ = compose_caption(
+        "pinterest",
+        description="Туманное утро на озере",
+        language="ru",
+        tone="casual",
+        niche_names=[],
+    )
+    assert "озеро" in caption and "озере," not in caption
