@@ -407,3 +407,22 @@ def test_results_json_records_fit_and_subject(tmp_path: Path) -> None:
     doc = json.loads((out2 / "results.json").read_text())
     assert doc["platforms"]["tiktok"]["image"]["fit"] == "crop"
     assert doc["platforms"]["tiktok"]["image"]["subject_kept"] < 0.8
+
+
+REAL = Path(__file__).resolve().parent / "data" / "photos"
+REAL_LABELS = {p["id"]: p for p in json.loads((REAL / "labels.json").read_text())["photos"]}
+
+
+@pytest.mark.parametrize("photo", ["nuthatch", "kite", "ladybird", "rowing_boats"])
+def test_real_small_subjects_stay_in_vertical_crops(photo: str) -> None:
+    """Real photos whose small subject the first release lost in 2:3 and 9:16 crops."""
+    label = REAL_LABELS[photo]
+    with Image.open(REAL / label["file"]) as im:
+        img = im.convert("RGB")
+    subject = tuple(label["subject_box"])
+    focus = focus_map(img)
+    for aspect in TALL:
+        plan = plan_crop(img.width, img.height, aspect, focus, "crop")
+        window = (plan.box[2] - plan.box[0], plan.box[3] - plan.box[1])
+        best = best_kept(img.width, img.height, window, subject)
+        assert kept_share(plan.box, subject) >= 0.8 * best, (photo, aspect, plan.box, subject)
