@@ -42,7 +42,7 @@ def _settings(base_url: str, data_dir: str) -> Settings:
 
 def run_with_job(fake: FakeOpenAI, settings: Settings, cache: Any) -> dict[str, Any]:
     from pipeline.job import run_job
-    from pipeline.services import build_services
+    from socialopt.wiring import build_services
 
     services = build_services(settings, cache=cache)
     image = IMAGE.read_bytes()

@@ -26,7 +26,6 @@ Writes bench/results/content_quality.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -278,16 +277,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def offline_services() -> Any:
     """Services as `socialopt optimize` builds them, forced offline (no keys, no scraping)."""
-    from pipeline.services import build_services
-    from socialopt.settings import Secret, Settings
+    from socialopt import wiring
 
-    settings = Settings.from_env(env_file=None)
-    names = {f.name for f in dataclasses.fields(settings)}
-    changes: dict[str, Any] = {"ai_provider": "offline", "hashtag_sources": ()}
-    for key in ("openai_api_key", "gemini_api_key", "cloudinary_url"):
-        if key in names:
-            changes[key] = Secret("")
-    return build_services(dataclasses.replace(settings, **changes))
+    return wiring.offline_services(wiring.load_settings(env_file=None))
 
 
 def run_photo(photo: dict[str, Any], path: Path, services: Any) -> dict[str, Any]:

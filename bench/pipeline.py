@@ -142,8 +142,10 @@ def run_ours(path: Path) -> int:
         return run_stages(path)
     from pipeline.models import JobOptions
     from pipeline.platforms import PLATFORM_KEYS
+    from socialopt.wiring import load_settings, offline_services
 
-    result = run_job(path.read_bytes(), JobOptions(platforms=PLATFORM_KEYS))
+    services = offline_services(load_settings(env_file=None))
+    result = run_job(path.read_bytes(), JobOptions(platforms=PLATFORM_KEYS), services)
     failed = [k for k, r in result.platforms.items() if r.status != "completed"]
     if failed:
         raise RuntimeError(f"platforms failed: {failed}")

@@ -31,8 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.recognition import MODEL_FILE  # noqa: E402
-from socialopt.settings import Settings  # noqa: E402
+from socialopt.wiring import load_settings, recognition_model  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SAMPLES = ("coffee.jpg", "rocket.jpg", "astronaut.jpg")
@@ -150,7 +149,7 @@ def main() -> None:
         print(json.dumps(child(Path(args.child), args.runs)))
         return
 
-    model = Settings.from_env(env_file=None).models_dir / MODEL_FILE
+    model = recognition_model(load_settings(env_file=None))
     if not model.is_file():
         sys.exit(f"error: {model} is missing; run `make model` first")
     proc = subprocess.run(

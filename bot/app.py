@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -23,9 +23,12 @@ from telegram.ext import (
     ApplicationBuilder,
     BaseUpdateProcessor,
     ContextTypes,
+    Defaults,
 )
+from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
+from bot import keyboards
 from bot.context import SERVICES_KEY, BotContext, BotServices
 from bot.errors import BotSetupError, error_handler
 from bot.handlers import caption, common, history, photo, profiles
@@ -36,6 +39,10 @@ from socialopt.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Every message is HTML (escaped with bot.formatting.escape) and shows no link previews.
+DEFAULTS = Defaults(
+    parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+)
 STOP_GRACE_S = 30.0  # how long a stop waits for running jobs before recording them interrupted
 _WIRING_KEY = "_wiring"
 _HOUSEKEEPING_KEY = "_housekeeping"
@@ -96,10 +103,12 @@ def build_application(
     repository: Any = None,
     services: Any = None,
     executor: Executor | None = None,
+    request: BaseRequest | None = None,
 ) -> Application:
     """The bot application for `settings`. `repository` (an open storage Repository),
     `services` (pipeline Services) and `executor` (where pipeline jobs run) are created in
-    post_init when not given; given ones are not closed by the application."""
+    post_init when not given; given ones are not closed by the application. `request` is
+    the HTTP transport for Bot API calls (PTB's own when not given)."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
     token = settings.telegram_bot_token.get()
     if not token:
@@ -111,12 +120,15 @@ def build_application(
         ApplicationBuilder()
         .token(token)
         .context_types(ContextTypes(context=BotContext))
+        .defaults(DEFAULTS)
         .rate_limiter(PriorityRateLimiter())
         .concurrent_updates(PerUserUpdateProcessor(256))
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
+    if request is not None:
+        builder = builder.request(request)
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)
     if settings.telegram_file_base_url:
@@ -203,7 +215,7 @@ async def _housekeeping_loop(svc: BotServices) -> None:
 
 
 def _build_services(settings: Settings) -> Any:
-    from pipeline.services import build_services
+    from socialopt.wiring import build_services
     from storage.cache import SqliteCache
 
     return build_services(settings, cache=SqliteCache(settings.db_path))
@@ -222,13 +234,9 @@ async def notify_interrupted(app: Application) -> int:
             f"⚠️ Your photo from {when} UTC (session <code>{session.id}</code>) was "
             "interrupted by a restart. Tap Retry to run it again."
         )
-        markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton("🔁 Retry", callback_data=f"{photo.RETRY_PREFIX}{session.id}")]]
-        )
+        markup = keyboards.retry(session.id)
         try:
-            await app.bot.send_message(
-                session.user_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
+            await app.bot.send_message(session.user_id, text, reply_markup=markup)
             told += 1
         except TelegramError as exc:  # blocked the bot, chat gone: do not retry forever
             log.warning(

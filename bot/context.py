@@ -32,6 +32,11 @@ class BotServices:
     jobs: JobRunner
 
     @property
+    def ai_enabled(self) -> bool:
+        """Whether jobs can use AI: the services' provider decides, not the settings."""
+        return self.services is not None and self.services.ai_enabled
+
+    @property
     def sessions_dir(self) -> Path:
         """`DATA_DIR/sessions`: each session's files live in `<sessions_dir>/<session_id>/`."""
         return self.settings.data_dir / "sessions"

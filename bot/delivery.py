@@ -17,15 +17,12 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 
 from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputMediaDocument,
-    LinkPreviewOptions,
 )
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import ExtBot
 
+from bot import keyboards
 from bot.formatting import CAPTION_LIMIT, display_name, escape, platform_message, split_message
 from pipeline.models import JobResult, PlatformResult, ProductDecision, ProductPhoto, ProgressEvent
 from pipeline.product.background import MASK_UNRELIABLE
@@ -34,15 +31,9 @@ from pipeline.product.photos import decision_warning
 log = logging.getLogger(__name__)
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024  # sendPhoto limit; bigger previews go as a document
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 STATUS_MIN_INTERVAL_S = 1.0  # at most one status edit per second per chat (flood control)
 
 # Callback data of the closing message's buttons.
-ZIP_PREFIX = "d:zip:"  # d:zip:<session_id> -> my zip
-PRODUCT_PREFIX = "d:prod:"  # d:prod:<session_id> -> rerun with product photos
-TRY_ANYWAY_PREFIX = "d:pany:"  # d:pany:<session_id> -> rerun, product photos even if refused
-CAPTIONS_PREFIX = "c:"  # bot.handlers.caption: c:<session_id>
-PROFILES_PREFIX = "pr:s:"  # bot.handlers.profiles: pr:s:<session_id>
 
 
 # Set inside a job's task: its requests (status edits, results) are bulk traffic that the
@@ -85,35 +76,6 @@ def refusal_text(decision: ProductDecision) -> str:
     )
 
 
-def try_anyway_keyboard(session_id: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton("🛍 Try anyway", callback_data=f"{TRY_ANYWAY_PREFIX}{session_id}")]]
-    )
-
-
-def closing_keyboard(session_id: str, *, product: bool) -> InlineKeyboardMarkup:
-    """`Download all`, `Another version`, `Profiles`; `Product photos` when the job made none
-    (`product`): the detector decides on the press and says why when it refuses."""
-    rows = [
-        [InlineKeyboardButton("📦 Download all", callback_data=f"{ZIP_PREFIX}{session_id}")],
-        [
-            InlineKeyboardButton(
-                "✍️ Another version", callback_data=f"{CAPTIONS_PREFIX}{session_id}"
-            ),
-            InlineKeyboardButton("👥 Profiles", callback_data=f"{PROFILES_PREFIX}{session_id}"),
-        ],
-    ]
-    if product:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    "🛍 Product photos", callback_data=f"{PRODUCT_PREFIX}{session_id}"
-                )
-            ]
-        )
-    return InlineKeyboardMarkup(rows)
-
-
 async def send_html(bot: ExtBot, chat_id: int, text: str, **kwargs: object) -> None:
     """Send HTML text split under 4096 chars; markup (if any) goes on the last chunk."""
     markup = kwargs.pop("reply_markup", None)
@@ -122,8 +84,6 @@ async def send_html(bot: ExtBot, chat_id: int, text: str, **kwargs: object) -> N
         await bot.send_message(
             chat_id,
             chunk,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=NO_PREVIEW,
             reply_markup=markup if i == len(chunks) - 1 else None,
             **kwargs,
         )
@@ -165,9 +125,7 @@ async def send_platform(
         caption = _cut(f"{display_name(platform)} · {width}×{height}")
         await bot.send_document(chat_id, data, filename=filename, caption=caption)
     for chunk in platform_message(result, timezone=timezone):
-        await bot.send_message(
-            chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
-        )
+        await bot.send_message(chat_id, chunk)
 
 
 async def deliver(
@@ -206,7 +164,7 @@ async def deliver(
             bot,
             chat_id,
             refusal_text(decision),
-            reply_markup=try_anyway_keyboard(result.session_id),
+            reply_markup=keyboards.try_anyway(result.session_id),
         )
     done = len(result.successful)
     took = f" in {elapsed_s:.0f} s" if elapsed_s >= 1 else ""
@@ -219,7 +177,7 @@ async def deliver(
         bot,
         chat_id,
         text,
-        reply_markup=closing_keyboard(
+        reply_markup=keyboards.closing(
             result.session_id, product=not result.options.product_styles
         ),
     )
@@ -291,14 +249,9 @@ class StatusMessage:
                 if wait > 0:
                     await asyncio.sleep(wait)
             try:
-                await self.bot.edit_message_text(
-                    text, self.chat_id, self.message_id, parse_mode=ParseMode.HTML
-                )
+                await self.bot.edit_message_text(text, self.chat_id, self.message_id)
                 self._shown = text
-            except BadRequest as exc:
-                if "not modified" not in str(exc).lower():
-                    log.debug("status edit refused: %s", exc)
-            except TelegramError as exc:
+            except TelegramError as exc:  # "not modified" included: the status is cosmetic
                 log.debug("status edit failed: %s", exc)
             self._last = time.monotonic()
 

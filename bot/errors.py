@@ -13,11 +13,10 @@ import html
 import logging
 import traceback
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from telegram import Update
-from telegram.constants import ParseMode
-from telegram.error import Conflict, NetworkError, TelegramError, TimedOut
+from telegram.error import BadRequest, Conflict, NetworkError, TelegramError, TimedOut
 
 from bot.context import SERVICES_KEY, BotContext
 from pipeline.errors import SocialOptError
@@ -25,12 +24,29 @@ from pipeline.errors import SocialOptError
 log = logging.getLogger("bot.errors")
 
 SESSION_KEY = "session_id"  # user_data key: the user's current or last session id
+NOT_MODIFIED = "message is not modified"  # Bot API 400 for an edit that changes nothing
 
 
 class BotSetupError(SocialOptError):
     """The bot cannot start: missing or rejected token, unreachable Bot API server."""
 
     code = "BOT_SETUP_FAILED"
+
+
+def is_not_modified(error: BaseException) -> bool:
+    """Whether `error` is the Bot API's refusal of an edit that would change nothing."""
+    return isinstance(error, BadRequest) and NOT_MODIFIED in error.message.lower()
+
+
+@contextlib.contextmanager
+def unless_unchanged() -> Iterator[None]:
+    """Run an edit that may change nothing (a button pressed twice): that refusal is fine."""
+    try:
+        yield
+    except BadRequest as exc:
+        if not is_not_modified(exc):
+            raise
+        log.debug("edit changed nothing: %s", exc.message)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -102,6 +118,13 @@ async def error_handler(update: object, context: BotContext) -> None:
     if error is None:
         return
     secrets = _secrets(context)
+    if is_not_modified(error):
+        # A repeated press re-sent what the message already shows: nothing to tell the user.
+        log.debug("edit changed nothing: %s", error.message)
+        if isinstance(update, Update) and update.callback_query is not None:
+            with contextlib.suppress(TelegramError):  # already answered by the handler
+                await update.callback_query.answer()
+        return
     if isinstance(error, NetworkError | TimedOut | Conflict) and not isinstance(update, Update):
         log.warning("Telegram connection problem: %s", redact(str(error), secrets))
         return
@@ -126,8 +149,6 @@ async def error_handler(update: object, context: BotContext) -> None:
             with contextlib.suppress(TelegramError):  # already answered by the handler
                 await update.callback_query.answer()
         try:
-            await context.bot.send_message(
-                update.effective_chat.id, text, parse_mode=ParseMode.HTML
-            )
+            await context.bot.send_message(update.effective_chat.id, text)
         except TelegramError as exc:
             log.warning("could not tell the user about an error: %s", redact(str(exc), secrets))

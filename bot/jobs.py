@@ -27,7 +27,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from telegram.constants import ParseMode
 from telegram.ext import ExtBot
 
 from bot.delivery import BULK, StatusMessage, deliver
@@ -400,11 +399,9 @@ async def start_photo_job(
     )
     text = f"⏳ Got it, preparing… (session <code>{sid}</code>)"
     if status_message_id:  # the conversation's own message becomes the status
-        await bot.edit_message_text(text, chat_id, status_message_id, parse_mode=ParseMode.HTML)
+        await bot.edit_message_text(text, chat_id, status_message_id)
     else:
-        status_message_id = (
-            await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
-        ).message_id
+        status_message_id = (await bot.send_message(chat_id, text)).message_id
     status = StatusMessage(bot, chat_id, status_message_id, options.platforms, sid)
 
     async def on_position(position: int) -> None:
@@ -485,7 +482,6 @@ class PhotoJob:
                 self.chat_id,
                 f"I could not send every result (session <code>{sid}</code>); they are saved: "
                 "use /history to get them again.",
-                parse_mode=ParseMode.HTML,
             )
 
     async def _store(self, result: JobResult) -> None:

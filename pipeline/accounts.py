@@ -7,6 +7,7 @@ and platform, then search links a person can open to find more, marked as search
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
@@ -102,6 +103,27 @@ def search_url(platform: str, query: str) -> str:
     return SEARCH_URLS[key].format(tag=quote(tag), q=quote_plus(query))
 
 
+def account_key(account: Account) -> str:
+    """Who an account is, for de-duplication: its handle without '@' (any case), else its
+    link, else its note."""
+    return (account.handle.strip().lstrip("@") or account.url or account.note).lower()
+
+
+def merge_accounts(
+    saved: Sequence[Account], found: Sequence[Account], platform: str
+) -> list[Account]:
+    """The accounts to show for one platform: saved ones first, then suggestions, each
+    account once (by `account_key`). An account without a platform counts for every one."""
+    seen: set[str] = set()
+    out: list[Account] = []
+    for account in [*saved, *found]:
+        key = account_key(account)
+        if account.platform in ("", platform) and key and key not in seen:
+            seen.add(key)
+            out.append(account)
+    return out
+
+
 def _matches(account: Account, niche_keys: set[str], platform: str) -> bool:
     niche_ok = not account.niche or account.niche.lower() in niche_keys
     plat = _platform_key(account.platform) if account.platform else ""
@@ -139,7 +161,7 @@ def _saved_for(request: AccountsRequest, platform: str) -> list[Account]:
         if not _matches(account, niche_keys, platform):
             continue
         handle = account.handle.strip()
-        key = handle.lower().lstrip("@")
+        key = account_key(account) if handle.lstrip("@") else ""
         if not key or key in seen:
             continue
         seen.add(key)

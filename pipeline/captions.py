@@ -21,11 +21,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from pipeline import rules
 from pipeline.colors import color_word, spoken_colors
 from pipeline.errors import OptionsError
 from pipeline.hashtags import finalize_hashtags, suggest_hashtags
 from pipeline.lexicon import lemma
-from pipeline.models import LANGUAGES, TONES, ImageAnalysis, PlatformContent
+from pipeline.models import TONES, ImageAnalysis, PlatformContent
 from pipeline.niches import NICHES, fold
 from pipeline.platforms import PlatformSpec, get_spec
 
@@ -59,12 +60,9 @@ def templates() -> dict[str, dict]:
 
 def check_language(language: str) -> str:
     """The language code, lowercased, or OptionsError UNKNOWN_LANGUAGE."""
-    code = (language or "en").strip().lower().replace("_", "-").split("-")[0]
-    if code not in templates() or code not in LANGUAGES:
-        raise OptionsError(
-            f"Captions are available in {', '.join(LANGUAGES)}; '{language}' is not one of them.",
-            code="UNKNOWN_LANGUAGE",
-        )
+    code = rules.language(language or "en")
+    if code not in templates():  # never expected: every language has its templates
+        raise OptionsError(f"No caption templates for '{code}'.", code="UNKNOWN_LANGUAGE")
     return code
 
 

@@ -237,13 +237,3 @@ def choose_crop(width: int, height: int, target_aspect: float, focus: Focus | No
     well placed (see plan_crop). Without a focus map it is centred.
     """
     return plan_crop(width, height, target_aspect, focus, "crop").box
-
-
-def captured_share(box: CropBox, width: int, height: int, focus: Focus) -> float:
-    """Share of the focus weight inside `box` (for tests and diagnostics)."""
-    mh, mw = focus.weights.shape
-    left, t, r, b = box
-    x0, x1 = int(left * mw / width), int(np.ceil(r * mw / width))
-    y0, y1 = int(t * mh / height), int(np.ceil(b * mh / height))
-    total = float(focus.weights.sum()) or 1.0
-    return float(focus.weights[y0:y1, x0:x1].sum()) / total

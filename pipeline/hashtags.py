@@ -105,16 +105,6 @@ def is_warned(tag: str) -> bool:
     return entry is not None and entry.level == "warn"
 
 
-def hashtag_warnings(tags: Iterable[str]) -> list[str]:
-    """Sentences about warn-only tags in a list."""
-    out = []
-    for tag in tags:
-        entry = banned_entries().get(_key(tag))
-        if entry is not None and entry.level == "warn":
-            out.append(f"{tag} was restricted on Instagram for a time ({entry.sources[0]}).")
-    return out
-
-
 @lru_cache(maxsize=1)
 def _kb_forms() -> dict[str, str]:
     """Lowercase key -> CamelCase form for every knowledge-base tag."""

@@ -13,16 +13,13 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from pipeline.errors import IntakeError
 from pipeline.models import SourceInfo
-
-if TYPE_CHECKING:
-    from socialopt.settings import Settings
 
 MB = 1024 * 1024
 
@@ -49,7 +46,9 @@ class IntakeLimits:
     allow_private_urls: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> IntakeLimits:
+    def from_settings(cls, settings: Any) -> IntakeLimits:
+        """Deprecated: use `socialopt.wiring.intake_limits(settings)`. Kept only until
+        bot/handlers/photo.py reads `svc.services.intake_limits` instead."""
         return cls(
             max_bytes=int(settings.max_upload_mb) * MB,
             min_side=int(settings.min_image_side),

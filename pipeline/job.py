@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from pipeline import captions, hashtags, niches, posting
+from pipeline import captions, hashtags, niches, posting, rules
+from pipeline.accounts import merge_accounts
 from pipeline.alt_text import alt_text_for
 from pipeline.analysis import analyse_image
 from pipeline.contact_sheet import make_contact_sheet
@@ -29,7 +30,6 @@ from pipeline.errors import OptionsError, ProviderError, SocialOptError
 from pipeline.intake import IntakeLimits, SourceImage, decode_size_for, load_image
 from pipeline.models import (
     CAPTION_VARIANTS,
-    OUTPUT_FORMATS,
     PRODUCT_STYLES,
     Account,
     ImageAnalysis,
@@ -54,23 +54,17 @@ from pipeline.serialize import (
     content_from_dict,
     to_dict,
 )
-from pipeline.services import Services, cache_key, offline_services
+from pipeline.services import Services, cache_key
 from pipeline.vision import focus_map
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_OFFLINE_SERVICES: Services | None = None
 
 
 def validate_options(options: JobOptions) -> JobOptions:
     """Canonical options, or OptionsError with a specific code."""
     platforms = parse_platforms(list(options.platforms))
-    fmt = options.output_format.upper().replace("JPG", "JPEG")
-    if fmt not in OUTPUT_FORMATS:
-        raise OptionsError(
-            f"Output format '{options.output_format}' is not supported; use JPEG, PNG or WEBP.",
-            code="UNKNOWN_FORMAT",
-        )
+    fmt = rules.output_format(options.output_format)
     language = captions.check_language(options.language)
     posting.get_zone(options.timezone)
     if options.tone:
@@ -96,13 +90,6 @@ def validate_options(options: JobOptions) -> JobOptions:
         session_id=options.session_id or uuid.uuid4().hex[:12],
         fit=check_fit(options.fit),
     )
-
-
-def _default_services() -> Services:
-    global _OFFLINE_SERVICES
-    if _OFFLINE_SERVICES is None:
-        _OFFLINE_SERVICES = offline_services()
-    return _OFFLINE_SERVICES
 
 
 def _draft_size(specs: list[PlatformSpec]) -> tuple[int, int]:
@@ -338,18 +325,7 @@ def _accounts_by_platform(
     found: list[Account], request: AccountsRequest
 ) -> dict[str, list[Account]]:
     """Saved accounts always first, then suggestions for that platform."""
-    out: dict[str, list[Account]] = {}
-    for platform in request.all_platforms:
-        seen: set[str] = set()
-        items: list[Account] = []
-        saved = [a for a in request.saved if a.platform in ("", platform)]
-        for acc in saved + [a for a in found if a.platform in ("", platform)]:
-            ident = (acc.handle.lstrip("@") or acc.url).lower()
-            if ident and ident not in seen:
-                seen.add(ident)
-                items.append(acc)
-        out[platform] = items
-    return out
+    return {p: merge_accounts(request.saved, found, p) for p in request.all_platforms}
 
 
 def _decorator(options: JobOptions) -> Callable[[Image.Image], Image.Image] | None:
@@ -526,7 +502,7 @@ def _recognise(services: Services, img: Image.Image) -> Recognition | None:
 def run_job(
     image: bytes,
     options: JobOptions,
-    services: Services | None = None,
+    services: Services,
     progress: ProgressFn | None = None,
 ) -> JobResult:
     """Turn one image into per-platform results. Pure: no files are written here."""
@@ -535,7 +511,6 @@ def run_job(
     options = validate_options(options)
     # the description's dictionary and keyword index load while the image decodes
     niches.prefetch(options.description, options.language)
-    services = services or _default_services()
     if services.recogniser is not None:
         services.recogniser.warm()  # the model loads while the image decodes
     limits = services.intake_limits or IntakeLimits()

@@ -8,32 +8,18 @@ study to Moscow would tell a Moscow user to post at midnight. Each time names it
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pipeline.errors import OptionsError
+from pipeline import rules
 from pipeline.models import PostingTime
 from pipeline.platforms import PlatformSpec, PostingWindow
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_ALIASES = {"utc": "UTC", "gmt": "UTC", "z": "UTC", "etc/utc": "UTC"}
-MAX_ZONE_CHARS = 64  # the longest IANA name is about 32 characters
 
 
 def get_zone(name: str) -> ZoneInfo:
-    """A ZoneInfo for an IANA name, or OptionsError UNKNOWN_TIMEZONE."""
-    key = (name or "UTC").strip()
-    key = _ALIASES.get(key.lower(), key)
-    try:
-        if len(key) > MAX_ZONE_CHARS:
-            raise ValueError(key)
-        return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
-        shown = key if len(key) <= MAX_ZONE_CHARS else key[:MAX_ZONE_CHARS] + "…"
-        raise OptionsError(
-            f"'{shown}' is not a time zone I know. Use an IANA name such as Europe/Berlin, "
-            "America/New_York or Asia/Tokyo (the default is UTC).",
-            code="UNKNOWN_TIMEZONE",
-        ) from None
+    """A ZoneInfo for an IANA name (UTC when empty), or OptionsError UNKNOWN_TIMEZONE."""
+    return ZoneInfo(rules.timezone(name or "UTC"))
 
 
 def zone_label(name: str) -> str:

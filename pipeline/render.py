@@ -11,10 +11,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFilter
 
+from pipeline import rules
 from pipeline.crop import plan_crop
 from pipeline.errors import OptionsError, ProcessingError
 from pipeline.intake import SourceImage
-from pipeline.models import OUTPUT_FORMATS, RenderedImage
+from pipeline.models import RenderedImage
 from pipeline.platforms import ImageSize, PlatformSpec
 from pipeline.vision import Focus
 
@@ -166,9 +167,7 @@ def encode_capped(img: Image.Image, fmt: str, max_bytes: int) -> tuple[bytes, in
 
     Raises ProcessingError FILE_TOO_LARGE when nothing fits.
     """
-    fmt = fmt.upper()
-    if fmt == "JPG":
-        fmt = "JPEG"
+    fmt = rules.output_format(fmt)
     if img.mode not in ("RGB", "L") and fmt == "JPEG":
         img = img.convert("RGB")
     ladder = _ladder(fmt)
@@ -198,14 +197,7 @@ def encode_capped(img: Image.Image, fmt: str, max_bytes: int) -> tuple[bytes, in
 
 def pick_format(spec: PlatformSpec, fmt: str) -> tuple[str, str | None]:
     """The format to use for `spec` and a warning when the requested one is not accepted."""
-    fmt = (fmt or "JPEG").upper()
-    if fmt == "JPG":
-        fmt = "JPEG"
-    if fmt not in OUTPUT_FORMATS:
-        raise OptionsError(
-            f"Output format {fmt!r} is not supported; choose JPEG, PNG or WEBP.",
-            code="UNKNOWN_FORMAT",
-        )
+    fmt = rules.output_format(fmt or "JPEG")
     if fmt in spec.formats:
         return fmt, None
     used = spec.formats[0]

@@ -133,21 +133,34 @@ def _norm3(diff: np.ndarray) -> np.ndarray:
     return cv2.sqrt(cv2.transform(cv2.multiply(diff, diff), _ONES3))
 
 
+def border_ring(shape: tuple[int, ...], frac: float = 0.04, min_px: int = 1) -> np.ndarray:
+    """A boolean mask of the frame's border: a strip `frac` of the short side wide (at least
+    `min_px` pixels), each pixel once."""
+    h, w = shape[:2]
+    b = max(min_px, int(round(min(h, w) * frac)))
+    ring = np.ones((h, w), bool)
+    ring[b:-b, b:-b] = False
+    return ring
+
+
+def border_pixels(lab: np.ndarray, frac: float = 0.04, min_px: int = 1) -> np.ndarray:
+    """The colours along the frame's border (see `border_ring`), float32 (n, 3)."""
+    return lab[border_ring(lab.shape, frac, min_px)].reshape(-1, 3).astype(np.float32)
+
+
+def colour_distance(lab: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Per-pixel LAB distance of a float32 (..., 3) array from one colour (float32)."""
+    diff = np.ascontiguousarray(lab - np.asarray(colour, np.float32), np.float32)
+    if diff.ndim == 2:  # a list of pixels: OpenCV wants an image
+        return _norm3(diff[None])[0]
+    return _norm3(diff)
+
+
 def _border_distance(lab: np.ndarray, strip: float = 0.04) -> tuple[np.ndarray, float]:
-    h, w = lab.shape[:2]
-    b = max(1, int(round(min(h, w) * strip)))
-    border = np.concatenate(
-        [
-            lab[:b].reshape(-1, 3),
-            lab[-b:].reshape(-1, 3),
-            lab[:, :b].reshape(-1, 3),
-            lab[:, -b:].reshape(-1, 3),
-        ]
-    )
+    border = border_pixels(lab, strip)
     ref = np.median(border, axis=0)
-    dist = _norm3(lab - ref.astype(np.float32))
-    spread = float(np.sqrt(((border - ref) ** 2).sum(axis=1)).mean())
-    return dist, spread
+    spread = float(colour_distance(border, ref).mean())
+    return colour_distance(lab, ref), spread
 
 
 @dataclass

@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=15.0,
         metavar="PERCENT",
-        help="logo width as a share of the image width",
+        help="logo width in percent of the image width (1 to 50)",
     )
     opt.add_argument("--db", type=Path, default=None, help="record this run in a SQLite file")
 
@@ -171,6 +171,7 @@ def _read_logo(args: argparse.Namespace) -> Any:
     if args.logo is None:
         return None
     from pipeline.models import LogoOptions
+    from pipeline.rules import logo_size_pct
 
     try:
         data = args.logo.read_bytes()
@@ -178,11 +179,8 @@ def _read_logo(args: argparse.Namespace) -> Any:
         raise SocialOptError(
             f"Cannot read the logo {args.logo}: {exc.strerror}.", code="INVALID_LOGO"
         ) from None
-    if not 1 <= args.logo_size <= 100:
-        raise SocialOptError(
-            "--logo-size must be between 1 and 100 (percent of the width).", code="INVALID_LOGO"
-        )
-    return LogoOptions(image=data, position=args.logo_position, size_pct=args.logo_size)
+    size_pct = logo_size_pct(args.logo_size)  # the one rule, also used by storage
+    return LogoOptions(image=data, position=args.logo_position, size_pct=size_pct)
 
 
 def _print_summary(doc: dict[str, Any], files: Any) -> None:
@@ -220,11 +218,11 @@ def _print_summary(doc: dict[str, Any], files: Any) -> None:
 
 
 def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.intake import IntakeLimits, read_input
+    from pipeline.intake import read_input
     from pipeline.job import run_job
     from pipeline.models import JobOptions
     from pipeline.outputs import results_to_dict, write_outputs
-    from pipeline.services import build_services
+    from socialopt.wiring import build_services, job_defaults
 
     cache = None
     if args.use_ai and args.db is not None:
@@ -234,7 +232,8 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
     services = build_services(settings, cache=cache)
     if args.use_ai and not services.ai_enabled:
         print("note: no AI key is configured; using the offline analyser.", file=sys.stderr)
-    data, source_name = read_input(args.image, IntakeLimits.from_settings(settings))
+    data, source_name = read_input(args.image, services.intake_limits)
+    defaults = job_defaults(settings)
     styles: tuple[str, ...] = ()
     if args.product_photography is not None:
         styles = tuple(args.product_photography) or PRODUCT_STYLES
@@ -242,10 +241,10 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
         platforms=tuple(args.platforms),
         description=args.description,
         use_ai=args.use_ai,
-        language=args.language or settings.default_language,
-        timezone=args.timezone or settings.default_timezone,
-        output_format=(args.output_format or settings.output_format),
-        max_workers=args.max_workers or settings.max_workers,
+        language=args.language or defaults.language,
+        timezone=args.timezone or defaults.timezone,
+        output_format=(args.output_format or defaults.output_format),
+        max_workers=args.max_workers or defaults.max_workers,
         tone=args.tone,
         variant=args.variant,
         product_styles=styles,
@@ -330,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        settings = Settings.from_env(args.env_file)
+        from socialopt.wiring import load_settings
+
+        settings = load_settings(args.env_file)
         if args.command == "optimize":
             return cmd_optimize(args, settings)
         if args.command == "compile":

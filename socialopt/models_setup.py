@@ -603,9 +603,9 @@ def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if args:
         return setup_models(Path(args[0]).expanduser().resolve())
-    from socialopt.settings import Settings
+    from socialopt.wiring import load_settings
 
-    settings = Settings.from_env()
+    settings = load_settings()
     return setup_models(settings.models_dir, settings.rembg_home)
 
 

@@ -1,4 +1,8 @@
-"""One settings object, read from the environment and `.env`. Secrets never print."""
+"""One settings object, read from the environment and `.env`. Secrets never print.
+
+Parsing only: no import of `pipeline`. `socialopt.wiring.check_settings` checks names against
+the pipeline's rules, and turns these settings into the pipeline's plain configs.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from pipeline.platforms import PLATFORM_KEYS
+# Every platform, in the pipeline's order (pipeline.platforms.PLATFORM_KEYS; a test keeps the two
+# equal): the default for DEFAULT_PLATFORMS.
+ALL_PLATFORMS: tuple[str, ...] = ("instagram", "facebook", "linkedin", "pinterest", "x", "tiktok")
 
 
 class Secret:
@@ -114,7 +120,7 @@ class Settings:
     data_dir: Path = Path("data")
     default_timezone: str = "UTC"
     default_language: str = "en"
-    default_platforms: tuple[str, ...] = PLATFORM_KEYS
+    default_platforms: tuple[str, ...] = ALL_PLATFORMS
     output_format: str = "JPEG"
     max_workers: int = 4
     log_level: str = "INFO"

@@ -91,19 +91,3 @@ def list_history(db_path: Path | str, limit: int = 20) -> list[SessionRecord]:
     if not path.exists():
         return []
     return asyncio.run(_history(path, limit))
-
-
-def format_history(records: list[SessionRecord]) -> str:
-    """A plain-text table: session id, date (UTC), platforms, status."""
-    if not records:
-        return "No runs recorded yet."
-    header = ("SESSION", "DATE (UTC)", "PLATFORMS", "STATUS")
-    lines = [
-        (r.id, r.started_at[:19].replace("T", " "), ",".join(r.platforms) or "-", r.status)
-        for r in records
-    ]
-    widths = [max(len(row[i]) for row in (header, *lines)) for i in range(4)]
-    return "\n".join(
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
-        for row in (header, *lines)
-    )

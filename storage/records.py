@@ -13,12 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.serialize import account_list, hashtag_list
-
-if TYPE_CHECKING:
-    from pipeline.models import PlatformResult
 
 Clock = Callable[[], datetime]
 
@@ -166,25 +163,6 @@ class PlatformRow:
             provider=str(data.get("provider") or "offline"),
             error=dict(error) if isinstance(error, Mapping) else None,
         )
-
-
-def row_from_platform_result(result: PlatformResult, *, image_path: str = "") -> PlatformRow:
-    """A row from a job's PlatformResult; `image_path` is where the image was written."""
-    content = result.content
-    return PlatformRow(
-        platform=result.platform,
-        status=result.status,
-        image_path=str(image_path),
-        image_url=result.image_url,
-        niches=[dataclasses.asdict(n) for n in result.niches],
-        hashtags=list(content.hashtags) if content else [],
-        caption=content.caption if content else "",
-        profiles=[dataclasses.asdict(a) for a in result.profiles],
-        processing_seconds=float(result.processing_time),
-        product_photography_used=bool(result.product_photos),
-        provider=result.provider,
-        error=dict(result.error) if result.error else None,
-    )
 
 
 def rows_from_results(results: Mapping[str, Any]) -> list[PlatformRow]:

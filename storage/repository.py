@@ -22,12 +22,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosqlite
 
-from pipeline.errors import OptionsError
-from pipeline.models import LANGUAGES, LOGO_POSITIONS, OUTPUT_FORMATS, Account
+from pipeline import rules
+from pipeline.models import LANGUAGES, Account
 from storage import migrations
 from storage.errors import InvalidHandle, QuotaExceeded, SessionNotFound, StorageError
 from storage.records import (
@@ -123,49 +122,19 @@ def _platform_row(row: sqlite3.Row | tuple[Any, ...]) -> PlatformRow:
 def _validate_user_field(name: str, value: Any) -> Any:
     """Check one settings value and return it in its stored form."""
     if name == "language":
-        if value not in LANGUAGES:
-            raise OptionsError(
-                f"Language '{value}' is not supported. Choose from: {', '.join(LANGUAGES)}.",
-                code="UNKNOWN_LANGUAGE",
-            )
-        return value
+        return rules.language(value)
     if name == "timezone":
-        try:
-            ZoneInfo(str(value))
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise OptionsError(
-                f"'{value}' is not a time zone I know (try Europe/Berlin or UTC).",
-                code="UNKNOWN_TIMEZONE",
-            ) from exc
-        return str(value)
+        return rules.timezone(value)
     if name == "default_platforms":
         from pipeline.platforms import parse_platforms
 
         return dumps(list(parse_platforms(tuple(value)))) if value else "[]"
     if name == "output_format":
-        fmt = str(value).upper()
-        if fmt == "JPG":
-            fmt = "JPEG"
-        if fmt not in OUTPUT_FORMATS:
-            raise OptionsError(
-                f"Output format '{value}' is not supported. Choose from: "
-                f"{', '.join(OUTPUT_FORMATS)}.",
-                code="UNKNOWN_FORMAT",
-            )
-        return fmt
+        return rules.output_format(value)
     if name == "logo_position":
-        if value not in LOGO_POSITIONS:
-            raise OptionsError(
-                f"Logo position '{value}' is not supported. Choose from: "
-                f"{', '.join(LOGO_POSITIONS)}.",
-                code="INVALID_LOGO",
-            )
-        return value
+        return rules.logo_position(value)
     if name == "logo_size_pct":
-        size = float(value)
-        if not 1.0 <= size <= 50.0:
-            raise OptionsError("Logo size must be between 1 and 50 percent.", code="INVALID_LOGO")
-        return size
+        return rules.logo_size_pct(value)
     if name == "logo_path":
         return str(value or "")
     if name == "fit":
@@ -631,22 +600,6 @@ class Repository:
         return len(ids)
 
     # ---- AI cache ------------------------------------------------------------------------
-
-    async def cache_get(self, key: str) -> dict[str, Any] | None:
-        """The cached value for `key`, or None when missing or expired."""
-        row = await self._fetchone(
-            "SELECT value FROM ai_cache WHERE key = ? AND expires_at > ?", (key, self._now())
-        )
-        return loads(row[0]) if row else None
-
-    async def cache_put(self, key: str, value: dict[str, Any], ttl_s: float) -> None:
-        now = self._clock()
-        async with self._write() as conn:
-            await conn.execute(
-                "INSERT OR REPLACE INTO ai_cache (key, value, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?)",
-                (key, dumps(value), to_iso(now), to_iso(now + timedelta(seconds=ttl_s))),
-            )
 
     async def purge_expired_cache(self) -> int:
         async with self._write() as conn:

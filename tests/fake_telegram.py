@@ -16,6 +16,7 @@ import contextlib
 import io
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ class FakeTelegram:
         self._files: dict[str, _FileEntry] = {}
         self._file_seq = itertools.count(1)
         self._callback_owner: dict[str, int] = {}
+        self._answered: set[str] = set()
         self._callback_seq = itertools.count(1)
         self._changed = asyncio.Condition()
         self._new_update = asyncio.Event()
@@ -189,21 +191,35 @@ class FakeTelegram:
         self, user_id: int, data: bytes, *, caption: str = "", size: tuple[int, int] | None = None
     ) -> int:
         """Inject a compressed photo (as Telegram's photo message); returns the update_id."""
-        width, height = size or _image_size(data)
-        file_id = self.add_file(data, "photo.jpg")
-        photo = [
-            {
-                "file_id": file_id,
-                "file_unique_id": self._files[file_id].unique_id,
-                "width": width,
-                "height": height,
-                "file_size": len(data),
-            }
-        ]
-        fields: dict[str, Any] = {"photo": photo}
+        fields: dict[str, Any] = {"photo": self._photo_sizes(data, "photo.jpg", size)}
         if caption:
             fields["caption"] = caption
         return self._push({"message": self._message(user_id, **fields)})
+
+    def _photo_sizes(
+        self, data: bytes, name: str, size: tuple[int, int] | None = None
+    ) -> list[dict[str, Any]]:
+        """PhotoSize objects, smallest first, as Telegram sends them: downscaled copies
+        (longest side 90, 320, 800, 1280) below the original, which comes last."""
+        width, height = size or _image_size(data)
+        out = []
+        for side in PHOTO_SIDES:
+            if side < max(width, height):
+                with contextlib.suppress(OSError, ValueError):  # not an image: no copies
+                    small, (w, h) = _downscale(data, side)
+                    out.append(self._photo_size(small, name, w, h))
+        out.append(self._photo_size(data, name, width, height))
+        return out
+
+    def _photo_size(self, data: bytes, name: str, width: int, height: int) -> dict[str, Any]:
+        file_id = self.add_file(data, name)
+        return {
+            "file_id": file_id,
+            "file_unique_id": self._files[file_id].unique_id,
+            "width": width,
+            "height": height,
+            "file_size": len(data),
+        }
 
     def send_document(
         self, user_id: int, data: bytes, file_name: str, mime_type: str = "image/jpeg"
@@ -231,6 +247,19 @@ class FakeTelegram:
 
     def press(self, user_id: int, message_id: int, data: str) -> int:
         """Inject a press of an inline button with callback `data` on the bot's message."""
+        message = self.messages.get((user_id, message_id))
+        if message is None:
+            raise KeyError(f"the bot never sent message {message_id} to {user_id}")
+        buttons = self.keyboard(user_id, message_id)
+        if data not in [d for _, d in buttons]:
+            raise AssertionError(
+                f"no button {data!r} on message {message_id} of {user_id}; it has {buttons}"
+            )
+        return self.forge_press(user_id, message_id, data)
+
+    def forge_press(self, user_id: int, message_id: int, data: str) -> int:
+        """What a modified client can send: a press with any `data` on one of the user's
+        messages, whether or not a button carries it. Use `press` for real presses."""
         message = self.messages.get((user_id, message_id))
         if message is None:
             raise KeyError(f"the bot never sent message {message_id} to {user_id}")
@@ -350,18 +379,21 @@ class FakeTelegram:
                 "first_name": "SocialOpt",
                 "username": BOT_USERNAME,
             },
-            **{k: v for k, v in fields.items() if v not in (None, "")},
+            **{k: v for k, v in fields.items() if v not in (None, "", [])},
         }
         self.messages[(chat_id, message["message_id"])] = message
         return message
 
-    def _uploaded(self, files: dict[str, UploadedFile], value: Any, name: str) -> dict[str, Any]:
-        """A file object for an uploaded (attach or field) or re-sent (file_id) media."""
+    def _uploaded(self, files: dict[str, UploadedFile], value: Any, name: str) -> Any:
+        """A file object (a list of PhotoSize for a photo) for an uploaded (attach or field)
+        or re-sent (file_id) media."""
         if isinstance(value, str) and value.startswith("attach://"):
             upload = files.get(value.removeprefix("attach://"))
         else:
             upload = files.get(name)
         data = upload.data if upload else b""
+        if name == "photo":
+            return self._photo_sizes(data, upload.filename if upload else name)
         file_id = self.add_file(data, upload.filename if upload else name)
         out: dict[str, Any] = {
             "file_id": file_id,
@@ -369,8 +401,6 @@ class FakeTelegram:
             "file_name": upload.filename if upload else name,
             "file_size": len(data),
         }
-        if name == "photo":
-            out["width"], out["height"] = _image_size(data)
         return out
 
     async def api(
@@ -446,12 +476,20 @@ class FakeTelegram:
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
             }
+        if method == "answerCallbackQuery":
+            query_id = str(params.get("callback_query_id"))
+            if query_id not in self._callback_owner or query_id in self._answered:
+                raise _ApiError(
+                    "Bad Request: query is too old and response timeout expired or "
+                    "query ID is invalid"
+                )
+            self._answered.add(query_id)
+            return True
         if method in {
             "deleteWebhook",
             "setWebhook",
             "sendChatAction",
             "setMyCommands",
-            "answerCallbackQuery",
             "deleteMessage",
             "close",
             "logOut",
@@ -469,20 +507,15 @@ class FakeTelegram:
             }
         if chat_id is None and method.startswith(("send", "edit")):
             raise _ApiError("Bad Request: chat_id is empty")
-        markup = params.get("reply_markup")
+        markup = params.get("reply_markup") or None
         if method == "sendMessage":
-            if len(str(params.get("text", ""))) > 4096:
-                raise _ApiError("Bad Request: message is too long")
-            return self._bot_message(chat_id, text=params.get("text"), reply_markup=markup)
+            text = _formatted(params, "text", params.get("parse_mode"))
+            return self._bot_message(chat_id, **text, reply_markup=markup)
         if method in {"sendPhoto", "sendDocument"}:
-            if len(str(params.get("caption", ""))) > 1024:
-                raise _ApiError("Bad Request: message caption is too long")
+            caption = _formatted(params, "caption", params.get("parse_mode"))
             kind = "photo" if method == "sendPhoto" else "document"
             media = self._uploaded(files, params.get(kind), kind)
-            value: Any = [media] if kind == "photo" else media
-            return self._bot_message(
-                chat_id, caption=params.get("caption"), reply_markup=markup, **{kind: value}
-            )
+            return self._bot_message(chat_id, **caption, reply_markup=markup, **{kind: media})
         if method == "sendMediaGroup":
             items = params.get("media") or []
             if not 2 <= len(items) <= 10:
@@ -490,32 +523,34 @@ class FakeTelegram:
             out = []
             for item in items:
                 kind = item.get("type", "document")
+                caption = _formatted(item, "caption", item.get("parse_mode"))
                 media = self._uploaded(files, item.get("media"), kind)
-                value = [media] if kind == "photo" else media
-                out.append(
-                    self._bot_message(chat_id, caption=item.get("caption"), **{kind: value})
-                )
+                out.append(self._bot_message(chat_id, **caption, **{kind: media}))
             return out
         if method in {"editMessageText", "editMessageReplyMarkup", "editMessageCaption"}:
             key = (chat_id, int(params.get("message_id") or 0))
             message = self.messages.get(key)
             if message is None:
                 raise _ApiError("Bad Request: message to edit not found")
+            changes: dict[str, Any] = {"reply_markup": markup}
             if method == "editMessageText":
-                if len(str(params.get("text", ""))) > 4096:
-                    raise _ApiError("Bad Request: message is too long")
-                if (
-                    message.get("text") == params.get("text")
-                    and message.get("reply_markup") == markup
-                ):
-                    raise _ApiError("Bad Request: message is not modified")
-                message["text"] = params.get("text")
+                changes |= {"entities": None} | _formatted(
+                    params, "text", params.get("parse_mode")
+                )
             if method == "editMessageCaption":
-                message["caption"] = params.get("caption")
-            if markup:
-                message["reply_markup"] = markup
-            else:
-                message.pop("reply_markup", None)
+                changes |= {"caption": None, "caption_entities": None}
+                changes |= _formatted(params, "caption", params.get("parse_mode"))
+            if all(message.get(k) == v for k, v in changes.items()):
+                raise _ApiError(
+                    "Bad Request: message is not modified: specified new message content and "
+                    "reply markup are exactly the same as a current content and reply markup "
+                    "of the message"
+                )
+            for k, v in changes.items():
+                if v:
+                    message[k] = v
+                else:
+                    message.pop(k, None)
             return message
         return _NOT_FOUND
 
@@ -592,3 +627,155 @@ def _image_size(data: bytes) -> tuple[int, int]:
             return img.size
     except Exception:
         return (0, 0)
+
+
+PHOTO_SIDES = (90, 320, 800, 1280)  # longest sides of the smaller copies of a photo
+TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024  # in UTF-16 code units, counted after parsing
+
+# Telegram's HTML: tag -> entity type (https://core.telegram.org/bots/api#html-style).
+_HTML_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",  # only with class="tg-spoiler"
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_TAG = re.compile(
+    r"<(/?)([a-zA-Z][\w-]*)((?:\s+[\w-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*>"
+)
+_ATTR = re.compile(r"([\w-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+)))?")
+_ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram's limits and entity offsets."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _entity_char(name: str) -> str | None:
+    if name.startswith("#x"):
+        return chr(int(name[2:], 16))
+    if name.startswith("#"):
+        return chr(int(name[1:]))
+    return _NAMED.get(name)
+
+
+def parse_html(markup: str) -> tuple[str, list[dict[str, Any]]]:
+    """(plain text, entities) of a Telegram-HTML string; _ApiError("Can't parse entities")
+    for an unsupported tag, a bare `<`, or a tag left open or closed out of order."""
+    out: list[str] = []
+    length = 0  # of out, in UTF-16 units
+    stack: list[tuple[str, int, dict[str, str]]] = []
+    entities: list[dict[str, Any]] = []
+    i = 0
+
+    def refuse(why: str) -> _ApiError:
+        offset = len(markup[:i].encode("utf-8"))
+        return _ApiError(f"Bad Request: can't parse entities: {why} at byte offset {offset}")
+
+    while i < len(markup):
+        ch = markup[i]
+        if ch == "<":
+            tag = _TAG.match(markup, i)
+            if tag is None:
+                raise refuse("unexpected character <")
+            closing, name, attrs = tag.group(1), tag.group(2).lower(), tag.group(3)
+            if name not in _HTML_TAGS:
+                raise refuse(f'unsupported start tag "{name}"')
+            if closing:
+                if not stack or stack[-1][0] != name:
+                    raise refuse(f'unmatched end tag "{name}"')
+                _, start, values = stack.pop()
+                entity = _entity(name, start, length - start, values)
+                if entity is None:
+                    raise refuse(f'bad attributes of tag "{name}"')
+                if entity["length"]:
+                    entities.append(entity)
+            else:
+                values = {
+                    a.group(1).lower(): next((g for g in a.groups()[1:] if g is not None), "")
+                    for a in _ATTR.finditer(attrs)
+                }
+                stack.append((name, length, {k: html_unescape(v) for k, v in values.items()}))
+            i = tag.end()
+            continue
+        if ch == "&":
+            match = _ENTITY.match(markup, i)
+            char = _entity_char(match.group(1)) if match else None
+            if match and char is not None:
+                out.append(char)
+                length += utf16_len(char)
+                i = match.end()
+                continue
+        out.append(ch)
+        length += utf16_len(ch)
+        i += 1
+    if stack:
+        raise refuse(f'can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    return "".join(out), sorted(entities, key=lambda e: (e["offset"], -e["length"]))
+
+
+def html_unescape(text: str) -> str:
+    return _ENTITY.sub(lambda m: _entity_char(m.group(1)) or m.group(0), text)
+
+
+def _entity(name: str, offset: int, length: int, attrs: dict[str, str]) -> dict[str, Any] | None:
+    kind = _HTML_TAGS[name]
+    entity: dict[str, Any] = {"type": kind, "offset": offset, "length": length}
+    if name == "span" and attrs.get("class") != "tg-spoiler":
+        return None
+    if name == "a":
+        if not attrs.get("href"):
+            return None
+        entity["url"] = attrs["href"]
+    if name == "tg-emoji":
+        if not attrs.get("emoji-id"):
+            return None
+        entity["custom_emoji_id"] = attrs["emoji-id"]
+    if name == "code" and attrs.get("class", "").startswith("language-"):
+        entity["language"] = attrs["class"].removeprefix("language-")
+    return entity
+
+
+def _formatted(params: dict[str, Any], key: str, parse_mode: Any) -> dict[str, Any]:
+    """{key: plain text, entities key: entities} as the Bot API stores a sent text or caption,
+    refusing bad HTML and texts over the limit (counted after parsing, in UTF-16 units)."""
+    raw = str(params.get(key) or "")
+    entities: list[dict[str, Any]] = []
+    if str(parse_mode or "").upper() == "HTML":
+        text, entities = parse_html(raw)
+    else:
+        text = raw
+    entities_key = "entities" if key == "text" else "caption_entities"
+    if key == "text":
+        if not text.strip():
+            raise _ApiError("Bad Request: message text is empty")
+        if utf16_len(text) > TEXT_LIMIT:
+            raise _ApiError("Bad Request: message is too long")
+    elif utf16_len(text) > CAPTION_LIMIT:
+        raise _ApiError("Bad Request: message caption is too long")
+    return {key: text or None, entities_key: entities or None}
+
+
+def _downscale(data: bytes, side: int) -> tuple[bytes, tuple[int, int]]:
+    """A JPEG copy of `data` whose longest side is `side`, and its size."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        small = img.convert("RGB")
+    small.thumbnail((side, side))
+    buf = io.BytesIO()
+    small.save(buf, "JPEG", quality=80)
+    return buf.getvalue(), small.size

@@ -6,7 +6,13 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from pipeline.accounts import offline_accounts, profile_url, search_url, valid_handle
+from pipeline.accounts import (
+    merge_accounts,
+    offline_accounts,
+    profile_url,
+    search_url,
+    valid_handle,
+)
 from pipeline.models import Account, Niche
 from pipeline.platforms import PLATFORM_KEYS
 from pipeline.providers.base import AccountsRequest
@@ -148,3 +154,25 @@ def test_one_call_answers_every_platform() -> None:
     ]
     assert out[2].url == "https://x.com/beanroasters"
     assert out[3].url == "https://x.com/search?q=coffee&f=user"
+
+
+def test_merge_accounts_saved_first_each_account_once() -> None:
+    """One rule for the job and the bot: saved accounts lead, a suggestion naming a saved
+    account (with or without '@', any case) is dropped, other platforms are left out."""
+    saved = [Account("@Cafe", "", "coffee", "saved"), Account("baker", "x", "food", "saved")]
+    link = "https://x.com/search?q=coffee&f=user"
+    found = [
+        Account("cafe", "x", "coffee", "ai"),  # the saved @Cafe again
+        Account("@roaster", "x", "coffee", "ai"),
+        Account("@roaster", "instagram", "coffee", "ai"),  # another platform
+        Account("", "x", "coffee", "search", url=link),
+        Account("", "x", "coffee", "search", url=link),  # the same search twice
+    ]
+    merged = merge_accounts(saved, found, "x")
+    assert [(a.handle, a.source) for a in merged] == [
+        ("@Cafe", "saved"),
+        ("baker", "saved"),
+        ("@roaster", "ai"),
+        ("", "search"),
+    ]
+    assert [a.handle for a in merge_accounts(saved, found, "instagram")] == ["@Cafe", "@roaster"]

@@ -13,6 +13,7 @@ from pipeline.captions import compile_content, templates
 from pipeline.models import LANGUAGES, JobOptions, NamedColor
 from pipeline.platforms import ALT_TEXT_LIMITS, PLATFORM_KEYS, PLATFORMS, get_spec
 from pipeline.providers.base import ContentRequest
+from socialopt.wiring import offline_services
 from tests.factories import make_analysis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,6 +134,7 @@ def test_job_writes_alt_text_for_each_crop_in_the_caption_language() -> None:
     result = job.run_job(
         (ROOT / "samples" / "astronaut.jpg").read_bytes(),
         JobOptions(platforms=("all",), language="de"),
+        offline_services(),
     )
     assert result.analysis.faces == 1
     for key, res in result.platforms.items():

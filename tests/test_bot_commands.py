@@ -1,7 +1,9 @@
-"""Thin unit tests of /caption, /profiles, /history and /settings through `app.process_update`.
+"""Thin tests of /caption, /profiles, /history and /settings through `app.process_update` of
+the real application (`build_application`, with every handler it wires).
 
 Updates are built with small factories; a BaseRequest subclass answers the Bot API with canned
-JSON, records every call and fails on methods these handlers should never use.
+JSON, records every call and the buttons each message shows, and fails on methods these
+handlers should never use. `Env.press` presses only a button a message shows.
 """
 
 from __future__ import annotations
@@ -28,17 +30,19 @@ from telegram import (
     Update,
     User,
 )
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
-from bot.context import SERVICES_KEY, BotContext, BotServices
-from bot.handlers import caption, history, profiles
+from bot import keyboards
+from bot.app import build_application
+from bot.context import SERVICES_KEY, BotContext
+from bot.handlers import caption
 from bot.handlers import settings as settings_handlers
 from pipeline.errors import ProviderError
 from pipeline.models import Account
 from pipeline.serialize import to_dict
-from pipeline.services import offline_services
-from socialopt.settings import Settings
+from socialopt.settings import Secret, Settings
+from socialopt.wiring import offline_services
 from storage.records import rows_from_results
 from storage.repository import Repository
 from tests.fake_telegram import Call
@@ -59,6 +63,7 @@ KNOWN_METHODS = {
     "sendPhoto",
     "getFile",
     "editMessageReplyMarkup",
+    "setMyCommands",
 }
 
 
@@ -69,6 +74,8 @@ class RecordingRequest(BaseRequest):
     calls: list[Call] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # file_id -> bytes for getFile
+    # message_id -> (chat_id, the (label, data) buttons it shows now, after edits)
+    keyboards: dict[int, tuple[int, list[tuple[str, str]]]] = field(default_factory=dict)
 
     @property
     def read_timeout(self) -> float | None:
@@ -96,13 +103,20 @@ class RecordingRequest(BaseRequest):
             return 404, b""
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
-        self.calls.append(Call(api_method, params))
+        call = Call(api_method, params)
+        self.calls.append(call)
         if api_method not in KNOWN_METHODS:
             self.unexpected.append(api_method)
             return 400, json.dumps(
                 {"ok": False, "error_code": 400, "description": f"unexpected {api_method}"}
             ).encode()
-        return 200, json.dumps({"ok": True, "result": self._result(api_method, params)}).encode()
+        result = self._result(api_method, params)
+        chat_id = int(params.get("chat_id") or USER_ID)
+        if api_method.startswith("send") and isinstance(result, dict):
+            self.keyboards[result["message_id"]] = (chat_id, call.buttons())
+        elif api_method in ("editMessageText", "editMessageReplyMarkup"):
+            self.keyboards[int(params["message_id"])] = (chat_id, call.buttons())
+        return 200, json.dumps({"ok": True, "result": result}).encode()
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
@@ -134,6 +148,14 @@ class RecordingRequest(BaseRequest):
     def clear(self) -> None:
         self.calls.clear()
 
+    def message_with(self, data: str, chat_id: int) -> int:
+        """The newest message in `chat_id` that shows a button with `data` now (after edits)."""
+        for message_id in sorted(self.keyboards, reverse=True):
+            chat, buttons = self.keyboards[message_id]
+            if chat == chat_id and data in [d for _, d in buttons]:
+                return message_id
+        raise AssertionError(f"no message of {chat_id} shows a button {data!r}")
+
 
 # -- update factories --------------------------------------------------------------------------
 
@@ -147,10 +169,11 @@ def make_message(
     text: str = "",
     user_id: int = USER_ID,
     from_user: User | None = None,
+    message_id: int | None = None,
     **kwargs: Any,
 ) -> Message:
     message = Message(
-        message_id=next(_ids),
+        message_id=message_id or next(_ids),
         date=datetime.now(UTC),
         chat=Chat(id=user_id, type=Chat.PRIVATE),
         from_user=from_user or make_user(user_id),
@@ -175,8 +198,8 @@ def update_for(message: Message) -> Update:
     return Update(update_id=next(_ids), message=message)
 
 
-def make_callback(app: Application, data: str, user_id: int = USER_ID) -> Update:
-    message = make_message(app, "menu", user_id, from_user=BOT)
+def make_callback(app: Application, data: str, message_id: int, user_id: int = USER_ID) -> Update:
+    message = make_message(app, "menu", user_id, from_user=BOT, message_id=message_id)
     query = CallbackQuery(
         id=str(next(_ids)),
         from_user=make_user(user_id),
@@ -198,7 +221,18 @@ class Env:
     repo: Repository
     settings: Settings
     errors: list[BaseException]
-    passed_on: list[Update]  # updates that went on to the photo flow
+
+    @property
+    def photo_flow_replies(self) -> int:
+        """Replies of the photo conversation: its platform menu, or its download refusal."""
+        return sum(
+            (
+                "Got your image" in c.text
+                or "DOWNLOAD_FAILED" in c.text
+                or "Tap the platforms" in c.text
+            )
+            for c in self.request.sent()
+        )
 
     async def command(self, text: str, user_id: int = USER_ID) -> None:
         await self.app.process_update(update_for(make_command_message(self.app, text, user_id)))
@@ -207,34 +241,32 @@ class Env:
         await self.app.process_update(update_for(make_message(self.app, text, user_id)))
 
     async def press(self, data: str, user_id: int = USER_ID) -> None:
-        await self.app.process_update(make_callback(self.app, data, user_id))
+        """Press the button with `data` on the newest message of the user that shows it."""
+        message_id = self.request.message_with(data, user_id)
+        await self.app.process_update(make_callback(self.app, data, message_id, user_id))
+
+    async def forge_press(self, data: str, user_id: int = USER_ID) -> None:
+        """What a modified client can send: `data` that no button carries, on the newest
+        message of the user that has buttons."""
+        message_id = max(
+            (
+                m
+                for m, (chat, buttons) in self.request.keyboards.items()
+                if chat == user_id and buttons
+            ),
+            default=None,
+        )
+        assert message_id is not None, f"no message of {user_id} has buttons"
+        await self.app.process_update(make_callback(self.app, data, message_id, user_id))
 
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data", telegram_bot_token=Secret(TOKEN))
     repo = await Repository.open(tmp_path / "db.sqlite3")
     request = RecordingRequest()
-    app = (
-        ApplicationBuilder()
-        .token(TOKEN)
-        .request(request)
-        .get_updates_request(RecordingRequest())
-        .context_types(ContextTypes(context=BotContext))
-        .updater(None)
-        .build()
-    )
-    # As bot.app wires them: F2's modules first in group 0, then the photo flow (a stand-in
-    # here that records what reaches it).
-    for module in (caption, profiles, history, settings_handlers):
-        app.add_handlers(module.handlers())
-    passed_on: list[Update] = []
-
-    async def photo_flow(update: Update, context: BotContext) -> None:
-        passed_on.append(update)
-
-    app.add_handler(
-        MessageHandler(filters.PHOTO | filters.Document.ALL | filters.TEXT, photo_flow)
+    app = build_application(
+        settings, repository=repo, services=offline_services(settings), request=request
     )
     errors: list[BaseException] = []
 
@@ -242,11 +274,13 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         errors.append(context.error)
 
     app.add_error_handler(on_error)
-    app.bot_data[SERVICES_KEY] = BotServices(settings, repo, offline_services(settings), None)
     await app.initialize()
-    request.clear()  # getMe
-    env = Env(app, request, repo, settings, errors, passed_on)
+    await app.post_init(app)  # as run_polling does: services, command menu
+    request.clear()  # getMe, setMyCommands
+    env = Env(app, request, repo, settings, errors)
     yield env
+    await app.post_stop(app)
+    await app.post_shutdown(app)
     await app.shutdown()
     await repo.close()
     assert errors == [], f"handler errors: {errors!r}"
@@ -338,7 +372,8 @@ async def test_caption_from_text_uses_default_platforms(env: Env) -> None:
 
 async def test_caption_button_for_someone_elses_session_finds_nothing(env: Env) -> None:
     await add_session(env, "theirs01", user_id=OTHER_ID)
-    await env.press("c:theirs01")
+    await env.command("/settings")  # any message of the user's with buttons
+    await env.forge_press("c:theirs01")
     assert "send a photo first" in env.request.sent()[-1].text.lower()
 
 
@@ -407,6 +442,12 @@ async def test_profiles_topic_then_platform_button_offline(env: Env) -> None:
     assert handles <= {"@mycafe"}  # offline invents nothing
 
 
+async def show_closing_message(env: Env, sid: str) -> None:
+    """The bot's closing message of session `sid`, with its real keyboard."""
+    markup = keyboards.closing(sid, product=False)
+    await env.app.bot.send_message(USER_ID, f"Done: session {sid}", reply_markup=markup)
+
+
 async def test_profiles_from_last_session_and_session_button(env: Env) -> None:
     await env.command("/profiles")
     assert "no finished photo" in env.request.sent()[-1].text
@@ -414,11 +455,12 @@ async def test_profiles_from_last_session_and_session_button(env: Env) -> None:
     await env.command("/profiles")
     picker = env.request.sent()[-1]
     assert [d for _, d in picker.buttons()] == ["pr:p:instagram", "pr:p:x"]
-    await env.press(profiles.profiles_button("sess0001").callback_data)
-    assert "Coffee" in env.request.sent()[-1].text
+    await env.press("pr:p:x")
+    assert "Coffee" in env.request.sent("editMessageText")[-1].text
     env.request.clear()
-    await env.press("d:prof:sess0001")  # the closing message's Profiles button
-    assert env.request.calls[0].method == "answerCallbackQuery"
+    await show_closing_message(env, "sess0001")
+    await env.press("pr:s:sess0001")  # the closing message's Profiles button
+    assert [c.method for c in env.request.calls][-2:] == ["answerCallbackQuery", "sendMessage"]
     assert ("X", "pr:p:x") in env.request.sent()[-1].buttons()
 
 
@@ -471,6 +513,8 @@ async def test_history_resend_sends_files_and_texts(env: Env) -> None:
     Image.new("RGB", (40, 50), "brown").save(buf, "JPEG")
     (folder / "instagram_1080x1350.jpg").write_bytes(buf.getvalue())
     (folder / "preview.jpg").write_bytes(buf.getvalue())
+    await env.command("/history")
+    env.request.clear()
     await env.press("h:sessA")
     methods = [c.method for c in env.request.calls]
     assert methods[0] == "answerCallbackQuery"
@@ -484,7 +528,8 @@ async def test_history_resend_sends_files_and_texts(env: Env) -> None:
 
 async def test_history_resend_is_scoped_to_owner(env: Env) -> None:
     await add_session(env, "theirs01", user_id=OTHER_ID)
-    await env.press("h:theirs01")
+    await env.command("/settings")  # any message of the user's with buttons
+    await env.forge_press("h:theirs01")
     assert "gone" in env.request.sent()[-1].text
     assert not env.request.sent("sendDocument", "sendPhoto")
 
@@ -506,6 +551,9 @@ async def test_settings_menu_and_platform_toggles(env: Env) -> None:
 
 async def test_settings_keeps_at_least_one_platform(env: Env) -> None:
     await env.repo.update_user(USER_ID, default_platforms=("x",))
+    await env.command("/settings")
+    await env.press("s:plat")
+    env.request.clear()
     await env.press("s:pt:x")
     (answer,) = env.request.sent("answerCallbackQuery")
     assert answer.params.get("show_alert") is True
@@ -527,9 +575,12 @@ async def test_settings_timezone_invalid_then_valid(env: Env) -> None:
 
 
 async def test_settings_language_and_format(env: Env) -> None:
+    await env.command("/settings")
     await env.press("s:lang")
     assert ("Deutsch", "s:lg:de") in env.request.sent("editMessageText")[-1].buttons()
     await env.press("s:lg:de")
+    await env.press("s:menu")
+    await env.press("s:fmt")
     await env.press("s:ft:WEBP")
     user = await env.repo.get_user(USER_ID)
     assert user.language == "de" and user.output_format == "WEBP"
@@ -570,6 +621,7 @@ async def test_settings_logo_upload_position_size_remove(env: Env) -> None:
 
 
 async def test_settings_logo_as_photo_and_bad_file(env: Env) -> None:
+    await env.command("/settings")
     await env.press("s:logo")
     env.request.files["notimg"] = b"%PDF-1.4 not an image"
     doc = Document(
@@ -591,17 +643,19 @@ async def test_settings_logo_as_photo_and_bad_file(env: Env) -> None:
 
 def _jpeg() -> bytes:
     buf = io.BytesIO()
-    Image.new("RGB", (50, 50), "blue").save(buf, "JPEG")
+    Image.new("RGB", (400, 400), "blue").save(buf, "JPEG")
     return buf.getvalue()
 
 
 async def test_photo_during_timezone_step_goes_to_photo_flow(env: Env) -> None:
+    await env.command("/settings")
     await env.press("s:tz")
-    photo = [PhotoSize("p1", "up1", 50, 50, file_size=10)]
+    env.request.files["p1"] = _jpeg()
+    photo = [PhotoSize("p1", "up1", 400, 400, file_size=10)]
     await env.app.process_update(update_for(make_message(env.app, photo=photo)))
-    assert len(env.passed_on) == 1  # the photo flow got it
+    assert env.photo_flow_replies == 1  # the photo flow got it
     await env.text("a cosy cafe in Lisbon")  # the description for that photo
-    assert len(env.passed_on) == 2
+    assert env.photo_flow_replies == 2
     assert (await env.repo.get_user(USER_ID)).timezone == "UTC"
     assert "UNKNOWN_TIMEZONE" not in env.request.texts()
 
@@ -609,38 +663,42 @@ async def test_photo_during_timezone_step_goes_to_photo_flow(env: Env) -> None:
 async def test_abandoned_logo_step_does_not_swallow_a_photo(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    await env.command("/settings")
     await env.press("s:logo")
     monkeypatch.setattr(settings_handlers.STEPS, "ttl_s", -1.0)  # the step went stale
     env.request.files["photo2"] = _jpeg()
-    photo = [PhotoSize("photo2", "uphoto2", 50, 50, file_size=10)]
+    photo = [PhotoSize("photo2", "uphoto2", 400, 400, file_size=10)]
     await env.app.process_update(update_for(make_message(env.app, photo=photo)))
-    assert len(env.passed_on) == 1
+    assert env.photo_flow_replies == 1
     assert (await env.repo.get_user(USER_ID)).logo_path == ""
 
 
 async def test_after_a_logo_upload_the_next_photo_is_a_photo(env: Env) -> None:
+    await env.command("/settings")
     await env.press("s:logo")
     env.request.files["photo3"] = _jpeg()
-    photo = [PhotoSize("photo3", "uphoto3", 50, 50, file_size=10)]
+    photo = [PhotoSize("photo3", "uphoto3", 400, 400, file_size=10)]
     await env.app.process_update(update_for(make_message(env.app, photo=photo)))
     logo = (await env.repo.get_user(USER_ID)).logo_path
-    assert logo and env.passed_on == []
+    assert logo and env.photo_flow_replies == 0
     await env.app.process_update(update_for(make_message(env.app, photo=photo)))
-    assert len(env.passed_on) == 1
+    assert env.photo_flow_replies == 1
     # Adjusting the placement or reopening the submenu does not wait for an upload either.
+    await env.press("s:menu")
     await env.press("s:logo")
     assert ("⬆️ Replace logo", "s:lnew") in env.request.sent("editMessageText")[-1].buttons()
     await env.press("s:lp:center")
     await env.app.process_update(update_for(make_message(env.app, photo=photo)))
-    assert len(env.passed_on) == 2
+    assert env.photo_flow_replies == 2
     # Replace does.
     await env.press("s:lnew")
     await env.app.process_update(update_for(make_message(env.app, photo=photo)))
-    assert len(env.passed_on) == 2
+    assert env.photo_flow_replies == 2
     assert "Logo saved" in env.request.sent()[-1].text
 
 
 async def test_settings_cancel_closes_the_step(env: Env) -> None:
+    await env.command("/settings")
     await env.press("s:tz")
     await env.command("/cancel")
     assert "Cancelled" in env.request.sent()[-1].text
@@ -652,5 +710,6 @@ async def test_cancel_outside_a_step_belongs_to_the_photo_flow(env: Env) -> None
     await env.command("/settings")
     await env.press("s:lang")
     await env.command("/cancel")
-    assert len(env.passed_on) == 1  # the photo flow's /cancel got it
-    assert "Cancelled" not in env.request.texts()
+    # Not a settings step: the bot's own /cancel answers (no photo and no queued job).
+    assert "Nothing to cancel" in env.request.sent()[-1].text
+    assert "Cancelled; your other settings" not in env.request.texts()

@@ -100,7 +100,7 @@ async def test_commands_on_a_real_session(fake: FakeTelegram, tmp_path: Path) ->
         assert all(len(t) <= 4096 for t in texts)
 
         # Profiles for the session's niches: the picker, then one platform.
-        picker = await press(fake, ANA, closing, f"d:prof:{sid}", "Pick the platform")
+        picker = await press(fake, ANA, closing, f"pr:s:{sid}", "Pick the platform")
         assert [d for _, d in picker.buttons()] == ["pr:p:instagram", "pr:p:x"]
         shown = await press(fake, ANA, picker, "pr:p:instagram", "Accounts to tag")
         assert shown.method == "editMessageText"
@@ -135,6 +135,18 @@ async def test_caption_from_text(fake: FakeTelegram, tmp_path: Path) -> None:
         assert not any("<b>TikTok</b>" in t for t in texts)  # not a default platform
 
 
+async def test_caption_goes_on_when_typing_cannot_be_shown(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    fake.fail_methods["sendChatAction"] = (429, "Too Many Requests: retry after 1")
+    async with bot(fake, tmp_path):
+        mark = len(fake.calls)
+        await command(fake, ANA, "/caption Homemade sourdough bread", "Homemade sourdough")
+        await fake.wait_text(ANA, "<b>X</b>", since=mark)
+        assert fake.calls_for(ANA, "sendChatAction", since=mark)  # it was tried, and failed
+        assert not [c for c in fake.calls_for(ANA, since=mark) if "went wrong" in c.text]
+
+
 async def test_profiles_add_topic_remove(fake: FakeTelegram, tmp_path: Path) -> None:
     async with bot(fake, tmp_path) as app:
         await command(fake, ANA, "/profiles add @lisbon.coffee coffee", "Saved")
@@ -164,11 +176,17 @@ async def test_settings_timezone_language_format_and_logo(
         await command(fake, ANA, "America/Sao_Paulo", "Time zone set")
         assert (await repo.get_user(ANA)).timezone == "America/Sao_Paulo"
 
+        # Each page is reached through the menu, as a user taps it.
+        await press(fake, ANA, prompt, "s:menu", "Settings")
         await press(fake, ANA, prompt, "s:lang", "Language for captions")
         await press(fake, ANA, prompt, "s:lg:pt", "Language for captions")
+        await press(fake, ANA, prompt, "s:menu", "Settings")
+        await press(fake, ANA, prompt, "s:fmt", "Image format")
         await press(fake, ANA, prompt, "s:ft:PNG", "Image format")
+        await press(fake, ANA, prompt, "s:menu", "Settings")
         await press(fake, ANA, prompt, "s:plat", "Default platforms")
         await press(fake, ANA, prompt, "s:pt:pinterest", "Default platforms")
+        await press(fake, ANA, prompt, "s:menu", "Settings")
         user = await repo.get_user(ANA)
         assert user.language == "pt" and user.output_format == "PNG"
         assert user.default_platforms == ("instagram", "pinterest", "x")

@@ -15,8 +15,8 @@ from bot.delivery import refusal_sentence
 from pipeline.models import FITS
 from pipeline.platforms import get_spec
 from pipeline.product.photos import make_product_photos
-from pipeline.services import offline_services
 from socialopt.settings import Settings
+from socialopt.wiring import offline_services
 from tests.bot_helpers import running, settings_for, svc
 from tests.fake_telegram import Call, FakeTelegram
 

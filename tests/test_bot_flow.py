@@ -29,6 +29,7 @@ from bot.app import build_application
 from bot.context import SERVICES_KEY, BotServices
 from bot.errors import BotSetupError
 from socialopt.settings import Secret, Settings
+from socialopt.wiring import offline_services
 from storage.repository import Repository
 from tests.bot_helpers import running, settings_for, svc
 from tests.fake_telegram import Call, FakeTelegram
@@ -190,11 +191,15 @@ async def test_photo_flow_delivers_results_and_records_the_session(
         assert any(n.endswith(".txt") for n in names)
         assert not any(n.startswith("source") for n in names)
 
-        # Another user cannot fetch that zip with the same button data.
+        # Another user cannot fetch that zip with the same button data (a modified client
+        # can send any callback data on a message of its own that has buttons).
         mark = len(fake.calls)
-        fake.send_text(BOB, "/help")
-        await fake.wait_call(BOB, "sendMessage", since=mark)
-        assert await svc(app).repo.get_session(BOB, sid) is None
+        fake.send_command(BOB, "/settings")
+        menu = await fake.wait_call(BOB, "sendMessage", since=mark, match=lambda c: c.buttons())
+        mark = len(fake.calls)
+        fake.forge_press(BOB, menu.result["message_id"], f"d:zip:{sid}")
+        await fake.wait_text(BOB, "no longer available", since=mark)
+        assert not fake.calls_for(BOB, "sendDocument")
 
 
 async def test_file_flow_keeps_quality_and_names_documents(
@@ -285,7 +290,7 @@ async def test_a_new_photo_mid_flow_starts_over(fake: FakeTelegram, tmp_path: Pa
         fake.send_document(ALICE, ASTRONAUT, "astronaut.jpg")
         second = await keyboard_for(fake, ALICE, mark)
         assert "512×512" in second.text
-        fake.press(ALICE, first.result["message_id"], "p:done")  # the old menu is dead
+        fake.press(ALICE, first.result["message_id"], "p:skip")  # the old prompt is dead
         answer = await fake.wait_call(ALICE, "answerCallbackQuery", since=mark)
         assert "expired" in answer.params.get("text", "")
 
@@ -302,20 +307,35 @@ async def test_done_with_nothing_selected_explains(fake: FakeTelegram, tmp_path:
         fake.send_photo(ALICE, COFFEE)
         kb = await keyboard_for(fake, ALICE, 0)
         msg_id = kb.result["message_id"]
+        assert ("All", "p:all") in fake.keyboard(ALICE, msg_id)
         mark = len(fake.calls)
         fake.press(ALICE, msg_id, "p:all")  # defaults -> all
         await fake.wait_call(ALICE, "editMessageReplyMarkup", since=mark)
         assert all(label.startswith("✅") for label, _ in fake.keyboard(ALICE, msg_id)[:6])
+        # Everything is selected: the same button now says what it will do.
+        assert ("None", "p:all") in fake.keyboard(ALICE, msg_id)
         mark = len(fake.calls)
         fake.press(ALICE, msg_id, "p:all")  # all -> none
         await fake.wait_call(ALICE, "editMessageReplyMarkup", since=mark)
         assert not any(label.startswith("✅") for label, _ in fake.keyboard(ALICE, msg_id))
+        assert ("All", "p:all") in fake.keyboard(ALICE, msg_id)
 
         mark = len(fake.calls)
         fake.press(ALICE, msg_id, "p:done")
         answer = await fake.wait_call(ALICE, "answerCallbackQuery", since=mark)
         assert "at least one platform" in answer.params["text"]
         await fake.wait_text(ALICE, "at least one platform", since=mark)
+        # Done again: the alert again, but no identical edit and no error message.
+        mark = len(fake.calls)
+        fake.press(ALICE, msg_id, "p:done")
+        answer = await fake.wait_call(ALICE, "answerCallbackQuery", since=mark)
+        assert "at least one platform" in answer.params["text"]
+        fake.send_command(ALICE, "/help")  # updates of one user run in order: a sync point
+        await fake.wait_text(ALICE, "as a file", since=mark)
+        after = fake.calls_for(ALICE, since=mark)
+        assert not [c for c in after if c.method == "editMessageText"]
+        assert not [c for c in after if "went wrong" in c.text]
+        mark = len(fake.calls)
         # Still choosing: picking one and pressing Done now asks for the description.
         fake.press(ALICE, msg_id, "p:tog:tiktok")
         await fake.wait_call(ALICE, "editMessageReplyMarkup", since=mark)
@@ -425,6 +445,26 @@ async def test_a_failing_job_tells_one_sentence_and_redacts_secrets(
 
 async def _boom(update: Any, context: Any) -> None:
     raise RuntimeError(f"handler exploded near {context.bot.token}")
+
+
+async def _same_edit(update: Any, context: Any) -> None:
+    sent = await update.effective_message.reply_text("<b>Same</b> text")
+    await sent.edit_text("<b>Same</b> text")  # changes nothing: the Bot API answers 400
+
+
+async def test_an_edit_that_changes_nothing_is_not_an_error_for_the_user(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    app = build_application(settings_for(fake, tmp_path))
+    app.add_handler(CommandHandler("same", _same_edit), group=-2)
+    async with running(app):
+        mark = len(fake.calls)
+        fake.send_command(ALICE, "/same")
+        refused = await fake.wait_call(ALICE, "editMessageText", since=mark)
+        assert refused.result is None  # the fake refused it, as Telegram does
+        fake.send_command(ALICE, "/help")  # updates of one user run in order: a sync point
+        await fake.wait_text(ALICE, "as a file", since=mark)
+        assert not [c for c in fake.calls_for(ALICE, since=mark) if "went wrong" in c.text]
 
 
 async def test_interrupted_jobs_are_told_once_with_a_retry(
@@ -598,16 +638,16 @@ async def test_graceful_stop_records_unfinished_jobs_as_interrupted(
 
 
 async def test_ai_and_logo_options_only_when_available(fake: FakeTelegram, tmp_path: Path) -> None:
-    from pipeline.services import offline_services
-
     settings = settings_for(fake, tmp_path, ai_provider="auto", openai_api_key=Secret("sk-x"))
     settings.data_dir.mkdir(parents=True)
     logo = tmp_path / "logo.png"
     logo.write_bytes((ROOT / "samples" / "logo.png").read_bytes())
     async with await Repository.open(settings.db_path) as repo:
         await repo.update_user(ALICE, logo_path=str(logo))
-    app = build_application(settings, services=offline_services(settings))
+    # The application builds its own services from the settings: an OpenAI key, so AI.
+    app = build_application(settings)
     async with running(app):
+        assert svc(app).services.ai_enabled
         fake.send_photo(ALICE, COFFEE)
         fake.send_photo(BOB, COFFEE)
         kb_a, kb_b = await asyncio.gather(keyboard_for(fake, ALICE, 0), keyboard_for(fake, BOB, 0))
@@ -619,6 +659,20 @@ async def test_ai_and_logo_options_only_when_available(fake: FakeTelegram, tmp_p
         fake.press(ALICE, kb_a.result["message_id"], "p:opt:product")
         edit = await fake.wait_call(ALICE, "editMessageReplyMarkup", since=mark)
         assert "✅ Product photos" in [label for label, _ in edit.buttons()]
+
+
+async def test_no_ai_option_when_the_services_run_offline(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    # A key in the settings, but the services the bot runs with have no AI provider: jobs
+    # would not use AI, so the keyboard must not offer it.
+    settings = settings_for(fake, tmp_path, ai_provider="auto", openai_api_key=Secret("sk-x"))
+    app = build_application(settings, services=offline_services(settings))
+    async with running(app):
+        fake.send_photo(ALICE, COFFEE)
+        labels = [label for label, _ in (await keyboard_for(fake, ALICE, 0)).buttons()]
+        assert "Product photos" in labels
+        assert not any("AI analysis" in label for label in labels)
 
 
 def test_webhook_mode_uses_the_url_path_and_a_secret_token(
@@ -636,6 +690,21 @@ def test_webhook_mode_uses_the_url_path_and_a_secret_token(
     assert seen["url_path"] == "tg/hook" and seen["port"] == 8444
     assert seen["webhook_url"] == "https://bot.example.com/tg/hook"
     assert re.fullmatch(r"[A-Za-z0-9_-]{32,256}", seen["secret_token"])
+
+
+async def test_every_message_is_html_without_link_previews(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    app = build_application(settings_for(fake, tmp_path))
+    async with running(app):
+        fake.send_command(ALICE, "/help")
+        help_text = await fake.wait_text(ALICE, "as a file")
+        fake.send_text(ALICE, "hello")  # a plain-text hint, sent with no options at all
+        hint = await fake.wait_text(ALICE, "Send me a photo")
+    for call in (help_text, hint):
+        assert call.params["parse_mode"] == "HTML"
+        assert call.params["link_preview_options"] == {"is_disabled": True}
+    assert fake.messages[(ALICE, help_text.result["message_id"])]["entities"]  # <b> parsed
 
 
 async def test_other_messages_get_a_hint(fake: FakeTelegram, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from pipeline.intake import (
     read_input,
 )
 from socialopt.settings import Settings
+from socialopt.wiring import intake_limits
 from tests.image_factories import disc_image, encode, plain
 
 
@@ -154,7 +155,7 @@ def test_jpeg_draft_keeps_enough_pixels() -> None:
 
 def test_limits_from_settings() -> None:
     s = Settings(max_upload_mb=3, min_image_side=100, max_image_pixels=10, allow_private_urls=True)
-    lim = IntakeLimits.from_settings(s)
+    lim = intake_limits(s)
     assert lim.max_bytes == 3 * 1024 * 1024
     assert (lim.min_side, lim.max_pixels, lim.allow_private_urls) == (100, 10, True)
 

@@ -13,8 +13,10 @@ from pipeline.errors import IntakeError, OptionsError
 from pipeline.models import JobOptions, ProgressEvent
 from pipeline.outputs import make_zip, write_outputs
 from pipeline.platforms import PLATFORM_KEYS
+from socialopt.wiring import offline_services
 
 ROOT = Path(__file__).resolve().parents[1]
+SERVICES = offline_services()
 
 
 def _jpeg(width: int, height: int) -> bytes:
@@ -33,6 +35,7 @@ def test_every_platform_gets_its_exact_size_and_content() -> None:
     result = job.run_job(
         (ROOT / "samples" / "astronaut.jpg").read_bytes(),
         JobOptions(platforms=("all",), description="portrait of an astronaut"),
+        SERVICES,
         progress=events.append,
     )
     assert tuple(result.platforms) == PLATFORM_KEYS
@@ -53,7 +56,7 @@ def test_every_platform_gets_its_exact_size_and_content() -> None:
 
 def test_large_jpeg_is_decoded_reduced_but_reports_original_size() -> None:
     data = _jpeg(4032, 3024)
-    result = job.run_job(data, JobOptions(platforms=("x", "instagram")))
+    result = job.run_job(data, JobOptions(platforms=("x", "instagram")), SERVICES)
     assert (result.source.width, result.source.height) == (4032, 3024)
     x = result.platforms["x"]
     assert (x.image.width, x.image.height) == (1200, 675)
@@ -74,7 +77,7 @@ def test_one_failing_platform_keeps_the_others(monkeypatch: pytest.MonkeyPatch) 
         return real(source, spec, *args, **kwargs)
 
     monkeypatch.setattr(job, "render_platform", flaky)
-    result = job.run_job(_jpeg(900, 900), JobOptions(platforms=("linkedin", "x")))
+    result = job.run_job(_jpeg(900, 900), JobOptions(platforms=("linkedin", "x")), SERVICES)
     assert result.platforms["linkedin"].status == "failed"
     assert result.platforms["linkedin"].error["code"] == "PROCESSING_FAILED"
     assert result.platforms["x"].status == "completed"
@@ -94,27 +97,27 @@ def test_one_failing_platform_keeps_the_others(monkeypatch: pytest.MonkeyPatch) 
 )
 def test_invalid_options_have_specific_codes(options: JobOptions, code: str) -> None:
     with pytest.raises(OptionsError) as info:
-        job.run_job(_jpeg(600, 600), options)
+        job.run_job(_jpeg(600, 600), options, SERVICES)
     assert info.value.code == code
 
 
 def test_bad_bytes_raise_intake_error() -> None:
     with pytest.raises(IntakeError) as info:
-        job.run_job(b"GIF89a not really", JobOptions(platforms=("x",)))
+        job.run_job(b"GIF89a not really", JobOptions(platforms=("x",)), SERVICES)
     assert info.value.code in {"CORRUPT_IMAGE", "INVALID_IMAGE_FORMAT"}
 
 
 def test_same_input_same_text() -> None:
     data = _jpeg(800, 600)
     opts = JobOptions(platforms=("instagram", "x"), description="red ball on the table")
-    a, b = job.run_job(data, opts), job.run_job(data, opts)
+    a, b = job.run_job(data, opts, SERVICES), job.run_job(data, opts, SERVICES)
     for key in ("instagram", "x"):
         assert a.platforms[key].content.caption == b.platforms[key].content.caption
         assert a.platforms[key].content.hashtags == b.platforms[key].content.hashtags
 
 
 def test_outputs_and_zip(tmp_path: Path) -> None:
-    result = job.run_job(_jpeg(800, 800), JobOptions(platforms=("pinterest", "x")))
+    result = job.run_job(_jpeg(800, 800), JobOptions(platforms=("pinterest", "x")), SERVICES)
     files = write_outputs(result, tmp_path)
     archive = make_zip(tmp_path)
     import zipfile
@@ -132,7 +135,7 @@ def test_outputs_and_zip(tmp_path: Path) -> None:
 
 
 def test_small_photos_warn_about_enlargement() -> None:
-    small = job.run_job(_jpeg(600, 400), JobOptions(platforms=("tiktok", "x")))
+    small = job.run_job(_jpeg(600, 400), JobOptions(platforms=("tiktok", "x")), SERVICES)
     assert any("enlarged" in w and "TikTok" in w for w in small.warnings)
-    big = job.run_job(_jpeg(2400, 2400), JobOptions(platforms=("tiktok", "x")))
+    big = job.run_job(_jpeg(2400, 2400), JobOptions(platforms=("tiktok", "x")), SERVICES)
     assert not any("enlarged" in w for w in big.warnings)

@@ -20,8 +20,9 @@ from pipeline.recognition import MODEL_FILE
 from socialopt import models_setup as ms
 from socialopt.cli import main as cli_main
 from socialopt.settings import Settings
+from socialopt.wiring import load_settings, recognition_model
 
-INSTALLED = Settings.from_env(env_file=None).models_dir / MODEL_FILE
+INSTALLED = recognition_model(load_settings(env_file=None))
 needs_model = pytest.mark.skipif(
     not INSTALLED.is_file(),
     reason=f"the converted model is absent ({INSTALLED}); `make model` installs it",
@@ -292,7 +293,7 @@ def test_models_are_found_from_another_working_folder(
 ) -> None:
     import importlib.util
 
-    from pipeline.services import offline_services
+    from socialopt.wiring import offline_services
 
     models_dir = INSTALLED.parent
     monkeypatch.chdir(tmp_path)  # nothing named models/ here

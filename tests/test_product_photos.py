@@ -23,6 +23,7 @@ from pipeline.product.openai_edit import OpenAIImageEditor, edit_size
 from pipeline.product.photos import decision_warning, make_product_photos, working_copy
 from pipeline.product.styles import compose_style
 from socialopt.settings import Secret, Settings
+from socialopt.wiring import offline_services, openai_config
 from tests.test_product_synth import busy_shot, cups_shot, product_shot
 
 TARGETS = [("instagram", ImageSize("square", 360, 360)), ("x", ImageSize("landscape", 480, 270))]
@@ -279,11 +280,13 @@ def images_api(request: pytest.FixtureRequest) -> Iterator[FakeImagesAPI]:
 
 def editor_for(api: FakeImagesAPI) -> OpenAIImageEditor:
     return OpenAIImageEditor(
-        Settings(
-            openai_api_key=Secret("sk-test"),
-            openai_base_url=api.base_url,
-            ai_max_retries=0,
-            ai_timeout_s=10,
+        openai_config(
+            Settings(
+                openai_api_key=Secret("sk-test"),
+                openai_base_url=api.base_url,
+                ai_max_retries=0,
+                ai_timeout_s=10,
+            )
         )
     )
 
@@ -349,10 +352,8 @@ def _png(img: Image.Image) -> bytes:
 def _services():
     import dataclasses
 
-    from pipeline import job
-
     return dataclasses.replace(
-        job._default_services(), remover=BackgroundRemover(Path("/nonexistent-models"))
+        offline_services(), remover=BackgroundRemover(Path("/nonexistent-models"))
     )
 
 

@@ -55,16 +55,6 @@ def test_style_size_and_subject_pixels(style: str, size: ImageSize, shot) -> Non
     assert error < (3.0 if style == "macro" else 0.5), f"{style}: subject changed by {error:.1f}"
 
 
-def test_public_style_functions_dispatch(shot) -> None:
-    img, cutout = shot
-    size = SIZES[0]
-    for name in PRODUCT_STYLES:
-        fn = getattr(st, name)
-        a = np.asarray(fn(cutout, img, size))
-        b = np.asarray(render_style(name, cutout, img, size))
-        assert np.array_equal(a, b)
-
-
 def test_unknown_style_is_an_options_error(shot) -> None:
     img, cutout = shot
     with pytest.raises(OptionsError) as err:

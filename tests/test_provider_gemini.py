@@ -10,12 +10,12 @@ from pipeline.errors import ProviderError
 from pipeline.models import Niche, Usage
 from pipeline.providers import common
 from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
+from pipeline.providers.configs import GeminiConfig
 from pipeline.providers.gemini_provider import (
     GROUNDED_NOTE,
     UNGROUNDED_NOTE,
     GeminiProvider,
 )
-from socialopt.settings import Secret, Settings
 from tests.fake_gemini import (
     GROUNDED_CHUNKS,
     FakeGemini,
@@ -35,15 +35,15 @@ def fake():
 
 
 def make(base_url: str, *, timeout: float = 5.0, retries: int = 2) -> GeminiProvider:
-    settings = Settings(
-        gemini_api_key=Secret("g-test"),
-        gemini_base_url=base_url,
-        gemini_model="gemini-test",
-        ai_timeout_s=timeout,
-        ai_max_retries=retries,
+    config = GeminiConfig(
+        api_key="g-test",
+        base_url=base_url,
+        model="gemini-test",
+        timeout_s=timeout,
+        max_retries=retries,
     )
     policy = common.RetryPolicy(max_retries=retries, max_wait_s=0.5, backoff_s=0.01)
-    return GeminiProvider(settings, policy=policy)
+    return GeminiProvider(config, policy=policy)
 
 
 def content_request(platforms=("instagram", "x")) -> ContentRequest:

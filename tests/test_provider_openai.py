@@ -13,10 +13,11 @@ from pipeline.models import ImageAnalysis, JobOptions, NamedColor, Niche, Usage
 from pipeline.platforms import get_spec
 from pipeline.providers import common
 from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
+from pipeline.providers.configs import OpenAIConfig
 from pipeline.providers.openai_provider import UNVERIFIED_NOTE, OpenAIProvider
 from pipeline.serialize import account_from_dict, analysis_from_dict, to_dict
-from pipeline.services import build_services
 from socialopt.settings import Secret, Settings
+from socialopt.wiring import build_services
 from storage.cache import MemoryCache
 from tests.factories import make_analysis
 from tests.fake_openai import (
@@ -52,15 +53,15 @@ def fake():
 
 
 def make(base_url: str, *, timeout: float = 5.0, retries: int = 2) -> OpenAIProvider:
-    settings = Settings(
-        openai_api_key=Secret("sk-test"),
-        openai_base_url=base_url,
-        openai_model="gpt-test-mini",
-        ai_timeout_s=timeout,
-        ai_max_retries=retries,
+    config = OpenAIConfig(
+        api_key="sk-test",
+        base_url=base_url,
+        model="gpt-test-mini",
+        timeout_s=timeout,
+        max_retries=retries,
     )
     policy = common.RetryPolicy(max_retries=retries, max_wait_s=0.5, backoff_s=0.01)
-    return OpenAIProvider(settings, policy=policy)
+    return OpenAIProvider(config, policy=policy)
 
 
 def content_request(platforms=ALL) -> ContentRequest:
@@ -82,7 +83,7 @@ def messages_text(body: dict) -> str:
 # ----------------------------------------------------------------------------- success
 
 
-def test_client_is_built_from_settings_without_its_own_retries(fake):
+def test_client_is_built_from_config_without_its_own_retries(fake):
     provider = make(fake.base_url)
     assert provider.client.max_retries == 0
     assert str(provider.client.base_url).startswith(fake.base_url)
@@ -94,8 +95,8 @@ def test_registry_creates_openai_provider(fake):
     from pipeline.providers.base import available, create_provider
 
     assert {"openai", "gemini"} <= set(available())
-    settings = Settings(openai_api_key=Secret("k"), openai_base_url=fake.base_url)
-    assert isinstance(create_provider("openai", settings), OpenAIProvider)
+    config = OpenAIConfig(api_key="k", base_url=fake.base_url)
+    assert isinstance(create_provider("openai", config), OpenAIProvider)
 
 
 def test_analyse_sends_image_and_merges_onto_baseline(fake):

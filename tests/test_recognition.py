@@ -14,10 +14,11 @@ from PIL import Image
 from pipeline.models import JobOptions, Recognition
 from pipeline.recognition import INPUT_SIZE, MEAN, MODEL_FILE, STD, Recogniser, preprocess
 from socialopt.settings import Settings
+from socialopt.wiring import load_settings, recognition_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
-MODEL = Settings.from_env(env_file=None).models_dir / MODEL_FILE
+MODEL = recognition_model(load_settings(env_file=None))
 needs_model = pytest.mark.skipif(
     not MODEL.is_file(), reason=f"the converted model is absent ({MODEL}); `make model` makes it"
 )
@@ -129,7 +130,7 @@ def test_recognise_rolls_up_to_a_recognition(recogniser: Recogniser) -> None:
 
 
 def _services(models_dir: Path, tmp_path: Path):  # noqa: ANN202 - pipeline.services.Services
-    from pipeline.services import offline_services
+    from socialopt.wiring import offline_services
 
     settings = replace(Settings(), models_dir=models_dir, u2net_home=tmp_path / "no-u2netp")
     return offline_services(settings)

@@ -35,40 +35,36 @@ def test_cache_key() -> None:
     )
 
 
-async def test_repository_cache_expiry(tmp_path: Path) -> None:
+def test_sqlite_cache_expiry(tmp_path: Path) -> None:
     clock = Clock()
-    repo = await Repository.open(tmp_path / "db.sqlite3", clock=clock)
-    try:
-        assert await repo.cache_get("k") is None
-        await repo.cache_put("k", {"caption": "Hola", "tags": ["#a"]}, ttl_s=3600)
+    with SqliteCache(tmp_path / "db.sqlite3", clock=clock) as cache:
+        assert cache.get("k") is None
+        cache.put("k", {"caption": "Hola", "tags": ["#a"]}, ttl_s=3600)
         clock.now += timedelta(minutes=59)
-        assert await repo.cache_get("k") == {"caption": "Hola", "tags": ["#a"]}
+        assert cache.get("k") == {"caption": "Hola", "tags": ["#a"]}
         clock.now += timedelta(minutes=2)
-        assert await repo.cache_get("k") is None  # expired
-        await repo.cache_put("k", {"v": 2}, ttl_s=60)  # replaced with a fresh expiry
-        assert await repo.cache_get("k") == {"v": 2}
-        await repo.cache_put("other", {"v": 3}, ttl_s=1)
-        clock.now += timedelta(seconds=30)
-        assert await repo.purge_expired_cache() == 1
-        assert await repo.cache_get("k") == {"v": 2}
-    finally:
-        await repo.close()
+        assert cache.get("k") is None  # expired
+        cache.put("k", {"v": 2}, ttl_s=60)  # replaced with a fresh expiry
+        assert cache.get("k") == {"v": 2}
 
 
-async def test_sqlite_cache_shares_the_table(tmp_path: Path) -> None:
+async def test_repository_purges_what_the_sqlite_cache_wrote(tmp_path: Path) -> None:
+    """The bot's repository and the pipeline threads' SqliteCache share the `ai_cache` table:
+    housekeeping on the repository drops the expired entries the cache wrote, and only those."""
     db = tmp_path / "db.sqlite3"
     clock = Clock()
     repo = await Repository.open(db, clock=clock)
     cache = SqliteCache(db, clock=clock)
     try:
-        cache.put("from-thread", {"answer": 1}, ttl_s=100)
-        assert await repo.cache_get("from-thread") == {"answer": 1}
-        await repo.cache_put("from-bot", {"answer": 2}, ttl_s=100)
-        assert cache.get("from-bot") == {"answer": 2}
-        clock.now += timedelta(seconds=101)
-        assert cache.get("from-thread") is None
-        assert cache.get("from-bot") is None
-        assert await repo.cache_get("from-bot") is None
+        cache.put("kept", {"answer": 1}, ttl_s=100)
+        cache.put("stale", {"answer": 2}, ttl_s=1)
+        clock.now += timedelta(seconds=30)
+        assert await repo.purge_expired_cache() == 1
+        assert await repo.purge_expired_cache() == 0
+        assert cache.get("kept") == {"answer": 1}
+        clock.now += timedelta(seconds=71)
+        assert cache.get("kept") is None
+        assert await repo.purge_expired_cache() == 1
     finally:
         cache.close()
         await repo.close()

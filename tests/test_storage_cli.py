@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from storage.cli_records import CLI_USER_ID, format_history, list_history, record_cli_run
+from storage.cli_records import CLI_USER_ID, list_history, record_cli_run
 
 
 def _run(out_dir: Path, sid: str, ts: str, statuses: dict[str, str]) -> dict:
@@ -86,13 +86,6 @@ def test_record_and_list_history(tmp_path: Path) -> None:
         assert files == {"caption": 2, "image": 2, "json": 1, "product_photo": 1}
     finally:
         conn.close()
-
-    table = format_history(history)
-    lines = table.splitlines()
-    assert lines[0].split() == ["SESSION", "DATE", "(UTC)", "PLATFORMS", "STATUS"]
-    assert lines[1].split() == ["run-2", "2026-11-21", "09:00:00", "x", "failed"]
-    assert lines[2].split() == ["run-1", "2026-11-20", "09:00:00", "instagram,x", "completed"]
-    assert format_history([]) == "No runs recorded yet."
 
 
 def test_record_without_session_id(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = textwrap.dedent(
     """
     import asyncio, sys
+    from storage.cache import SqliteCache
     from storage.records import FileRecord, PlatformRow
     from storage.repository import Repository
 
@@ -28,6 +29,7 @@ CHILD = textwrap.dedent(
 
     async def main(db):
         repo = await Repository.open(db)
+        cache = SqliteCache(db)
         await repo.create_session(7, session_id="victim", platforms=PLATFORMS)
         await repo.mark_processing(7, "victim")
         await repo.create_session(8, session_id="other-victim", platforms=["x"])
@@ -45,7 +47,7 @@ CHILD = textwrap.dedent(
             files = [FileRecord(sid, "image", p, f"/d/{sid}/{p}.jpg", "", 1000) for p in PLATFORMS]
             await repo.complete_session(9, sid, results={"i": i, "pad": "y" * 4000},
                                         platform_rows=rows, files=files)
-            await repo.cache_put(f"k{i}", {"i": i}, ttl_s=60)
+            cache.put(f"k{i}", {"i": i}, ttl_s=60)  # a pipeline thread's own connection
             i += 1
             if i == 25:
                 print("WRITING", flush=True)

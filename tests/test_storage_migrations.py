@@ -10,6 +10,7 @@ import pytest
 from pipeline.errors import OptionsError
 from pipeline.models import FITS
 from storage import migrations
+from storage.cache import SqliteCache
 from storage.errors import StorageError
 from storage.repository import Repository
 
@@ -140,8 +141,9 @@ async def test_migrate_from_v1_keeps_data(tmp_path: Path) -> None:
         assert cafe.platform == "instagram"
 
         # New features work on the upgraded file.
-        await repo.cache_put("k", {"v": 1}, ttl_s=60)
-        assert await repo.cache_get("k") == {"v": 1}
+        with SqliteCache(db) as cache:
+            cache.put("k", {"v": 1}, ttl_s=60)
+            assert cache.get("k") == {"v": 1}
         interrupted = await repo.mark_interrupted()
         assert [s.id for s in interrupted] == ["old2"]
         assert [s.id for s in await repo.unnotified_interrupted()] == ["old2"]

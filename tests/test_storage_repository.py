@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import OptionsError, SocialOptError
+from storage.cache import SqliteCache
 from storage.errors import InvalidHandle, SessionNotFound, StorageError
-from storage.records import FileRecord, PlatformRow, row_from_platform_result
+from storage.records import FileRecord, PlatformRow, rows_from_results
 from storage.repository import Repository, normalize_handle
 
 A, B = 1001, 2002
@@ -206,7 +207,9 @@ async def test_list_and_last_and_count(tmp_path: Path) -> None:
 
 
 async def test_200_concurrent_writes(repo: Repository, tmp_path: Path) -> None:
-    """Many tasks writing at once: no `database is locked`, every row present."""
+    """Many tasks writing at once, and pipeline threads filling the AI cache on the same file
+    through their own connection: no `database is locked`, every row present."""
+    cache = SqliteCache(tmp_path / "socialopt.sqlite3")
 
     async def job(i: int) -> None:
         uid = 10 + i % 7
@@ -219,10 +222,11 @@ async def test_200_concurrent_writes(repo: Repository, tmp_path: Path) -> None:
             await repo.complete_session(
                 uid, sid, results={"i": i}, platform_rows=_rows(sid), files=_files(sid)
             )
-        await repo.cache_put(f"k{i}", {"i": i}, ttl_s=60)
+        await asyncio.to_thread(cache.put, f"k{i}", {"i": i}, 60)
         await repo.add_account(uid, f"acct{i}", "coffee")
 
-    results = await asyncio.gather(*(job(i) for i in range(200)), return_exceptions=True)
+    with cache:
+        results = await asyncio.gather(*(job(i) for i in range(200)), return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     assert errors == []
 
@@ -353,39 +357,51 @@ def test_normalize_handle() -> None:
             normalize_handle(bad)
 
 
-async def test_rows_from_a_job_result_roundtrip(repo: Repository) -> None:
-    from pipeline.models import Account, Niche, PlatformContent, PlatformResult
-
-    result = PlatformResult(
-        platform="pinterest",
-        status="completed",
-        content=PlatformContent(caption="Pin me", hashtags=["#Coffee"], provider="gemini"),
-        niches=[Niche("coffee", "Coffee", 0.9)],
-        profiles=[Account("@cafe", "pinterest", "coffee", "saved")],
-        processing_time=1.25,
-        provider="gemini",
-        image_url="https://res.example/pin.jpg",
-    )
-    failed = PlatformResult(
-        platform="x", status="failed", error={"code": "PROCESSING_FAILED", "message": "no"}
-    )
-    rows = [
-        row_from_platform_result(result, image_path="/d/s/pin.jpg"),
-        row_from_platform_result(failed),
-    ]
+async def test_rows_from_results_json_roundtrip(repo: Repository) -> None:
+    """Rows built from a results.json document (what the bot and the CLI store) come back
+    from the database exactly, the failed platform with its error."""
+    doc = {
+        "platforms": {
+            "pinterest": {
+                "status": "completed",
+                "processed_image": "pinterest.jpg",
+                "image_url": "https://res.example/pin.jpg",
+                "niches": ["coffee"],
+                "hashtags": "#Coffee",
+                "hashtag_list": ["#Coffee"],
+                "caption": "Pin me",
+                "accounts": [{"handle": "@cafe", "platform": "pinterest", "niche": "coffee"}],
+                "processing_time": 1.25,
+                "product_photography_used": False,
+                "provider": "gemini",
+                "error": None,
+            },
+            "x": {"status": "failed", "error": {"code": "PROCESSING_FAILED", "message": "no"}},
+        }
+    }
+    rows = rows_from_results(doc)
     await repo.create_session(A, session_id="job", platforms=["pinterest", "x"])
-    await repo.complete_session(A, "job", results={}, platform_rows=rows, files=[])
+    await repo.complete_session(A, "job", results=doc, platform_rows=rows, files=[])
     stored = await repo.list_platform_rows(A, "job")
     assert stored == rows
-    assert stored[0].niches == [{"key": "coffee", "name": "Coffee", "score": 0.9}]
+    assert (stored[0].platform, stored[0].image_path) == ("pinterest", "pinterest.jpg")
+    assert stored[0].hashtags == ["#Coffee"] and stored[0].provider == "gemini"
     assert stored[0].profiles[0]["handle"] == "@cafe"
+    assert stored[1].status == "failed"
     assert stored[1].error == {"code": "PROCESSING_FAILED", "message": "no"}
 
 
 async def test_close_twice(tmp_path: Path) -> None:
-    repo = await Repository.open(tmp_path / "db.sqlite3")
+    """Closing is idempotent, a closed repository refuses work, and what it committed stays."""
+    db = tmp_path / "db.sqlite3"
+    repo = await Repository.open(db)
+    await repo.create_session(A, session_id="kept")
     await repo.close()
-    await repo.close()
+    await repo.close()  # a second close is a no-op, not an error
+    with pytest.raises(ValueError):
+        await repo.get_session(A, "kept")
+    async with await Repository.open(db) as again:
+        assert (await again.get_session(A, "kept")).id == "kept"
 
 
 async def test_failed_transaction_rolls_back_and_cancellation_leaves_no_transaction(

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatAction, ParseMode
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import keyboards
+from bot.callbacks import CAPTIONS
 from bot.context import BotContext
 from bot.formatting import content_message, escape, local_time
 from pipeline import captions, hashtags, niches
@@ -31,7 +34,6 @@ from storage.records import SessionRecord
 
 log = logging.getLogger(__name__)
 
-PREFIX = "c:"  # c:<session_id> or c:<tone>:<session_id>
 NO_SESSION = (
     "I have no finished photo of yours yet. Send a photo first, or write "
     "<code>/caption your text</code> to get captions from text alone."
@@ -169,16 +171,12 @@ def write_captions(services: Any, request: ContentRequest, variant: int) -> Capt
 # -- Telegram ---------------------------------------------------------------------------------
 
 
-def caption_button(session_id: str, label: str = "New captions") -> InlineKeyboardButton:
-    """The button that asks for new caption variants of a session (for the closing message)."""
-    return InlineKeyboardButton(label, callback_data=f"{PREFIX}{session_id}")
-
-
-def _tone_keyboard(session_id: str) -> InlineKeyboardMarkup:
-    tones = [
-        InlineKeyboardButton(t.title(), callback_data=f"{PREFIX}{t}:{session_id}") for t in TONES
-    ]
-    return InlineKeyboardMarkup([tones[:3], tones[3:], [caption_button(session_id, "Another")]])
+async def _typing(context: BotContext, chat_id: int) -> None:
+    """Show "typing…"; it is cosmetic, so a failure is logged and the command goes on."""
+    try:
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    except TelegramError as exc:
+        log.info("could not show typing in chat %s: %s", chat_id, exc)
 
 
 def _next_variant(context: BotContext, key: str) -> int:
@@ -201,25 +199,23 @@ async def _send(
     header: str,
     markup: InlineKeyboardMarkup | None,
 ) -> None:
-    await context.bot.send_message(chat_id, header, parse_mode=ParseMode.HTML)
+    await context.bot.send_message(chat_id, header)
     for platform, content in result.contents.items():
         for chunk in content_message(platform, content):
-            await context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML)
+            await context.bot.send_message(chat_id, chunk)
     hint = "Want another take? Pick a tone:" if markup else "Send it again for another take."
     closing = escape(result.notice) + "\n" + hint if result.notice else hint
-    await context.bot.send_message(
-        chat_id, closing, parse_mode=ParseMode.HTML, reply_markup=markup
-    )
+    await context.bot.send_message(chat_id, closing, reply_markup=markup)
 
 
 async def _for_session(
     context: BotContext, chat_id: int, uid: int, session: SessionRecord | None, tone: str
 ) -> None:
     if session is None or not session.results:
-        await context.bot.send_message(chat_id, NO_SESSION, parse_mode=ParseMode.HTML)
+        await context.bot.send_message(chat_id, NO_SESSION)
         return
     user = await context.svc.repo.ensure_user(uid)
-    await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    await _typing(context, chat_id)
     analysis = session_analysis(session)
     request = content_request(
         analysis,
@@ -238,13 +234,13 @@ async def _for_session(
         f"photo from "
         f"{escape(local_time(session.started, user.timezone))}:"
     )
-    await _send(context, chat_id, result, header, _tone_keyboard(session.id))
+    await _send(context, chat_id, result, header, keyboards.tones(session.id))
 
 
 async def _from_text(context: BotContext, chat_id: int, uid: int, text: str) -> None:
     user = await context.svc.repo.ensure_user(uid)
     platforms = user.default_platforms or tuple(context.svc.settings.default_platforms)
-    await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    await _typing(context, chat_id)
     request = content_request(
         text_analysis(text),
         niches.match_niches(text, None),
@@ -276,8 +272,7 @@ async def caption_button_pressed(update: Update, context: BotContext) -> None:
     """`c:<sid>` or `c:<tone>:<sid>`: new variants for that session."""
     query = update.callback_query
     await query.answer()
-    rest = query.data.removeprefix(PREFIX)
-    tone, _, sid = rest.rpartition(":")
+    tone, _, sid = CAPTIONS.rest(query.data).rpartition(":")
     tone = tone if tone in TONES else ""
     uid = update.effective_user.id
     session = await context.svc.repo.get_session(uid, sid) if sid else None
@@ -288,5 +283,5 @@ def handlers() -> list[BaseHandler]:
     """The /caption command and its buttons."""
     return [
         CommandHandler("caption", caption_command),
-        CallbackQueryHandler(caption_button_pressed, pattern=f"^{PREFIX}"),
+        CallbackQueryHandler(caption_button_pressed, pattern=CAPTIONS.pattern()),
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.constants import ParseMode
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -48,12 +47,12 @@ async def start(update: Update, context: BotContext) -> None:
     await context.svc.repo.ensure_user(
         update.effective_user.id, language=update.effective_user.language_code
     )
-    await update.effective_message.reply_text(HELP, parse_mode=ParseMode.HTML)
+    await update.effective_message.reply_text(HELP)
 
 
 async def help_command(update: Update, context: BotContext) -> None:
     """/help: the same few lines."""
-    await update.effective_message.reply_text(HELP, parse_mode=ParseMode.HTML)
+    await update.effective_message.reply_text(HELP)
 
 
 async def cancel_outside(update: Update, context: BotContext) -> None:

@@ -6,12 +6,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
-from telegram.constants import ParseMode
+from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import keyboards
+from bot.callbacks import HISTORY
 from bot.context import BotContext
-from bot.delivery import closing_keyboard, send_platform
+from bot.delivery import send_platform
 from bot.formatting import display_name, escape, local_time
 from pipeline.models import PlatformContent, PlatformResult, RenderedImage
 from pipeline.serialize import (
@@ -24,7 +25,6 @@ from storage.records import SessionRecord
 
 log = logging.getLogger(__name__)
 
-PREFIX = "h:"  # h:<session_id>
 LIMIT = 10
 STATUS_ICONS = {
     "completed": "✅",
@@ -33,7 +33,6 @@ STATUS_ICONS = {
     "processing": "⏳",
     "pending": "⏳",
 }
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 def when(session: SessionRecord, timezone: str) -> str:
@@ -54,18 +53,6 @@ def history_text(sessions: list[SessionRecord], timezone: str) -> str:
             line += f"\n    <i>{escape(s.description[:60])}</i>"
         lines.append(line)
     return "\n".join(lines)
-
-
-def history_keyboard(sessions: list[SessionRecord], timezone: str) -> InlineKeyboardMarkup | None:
-    """A resend button for every session with results."""
-    buttons = [
-        InlineKeyboardButton(f"Resend {i} · {when(s, timezone)}", callback_data=f"{PREFIX}{s.id}")
-        for i, s in enumerate(sessions, 1)
-        if s.status == "completed" and s.results
-    ]
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
 def platform_result_from_dict(platform: str, data: dict[str, Any]) -> PlatformResult:
@@ -126,8 +113,7 @@ async def resend_session(
     await context.bot.send_message(
         chat_id,
         f"That was session <code>{escape(session.id)}</code>.",
-        parse_mode=ParseMode.HTML,
-        reply_markup=closing_keyboard(session.id, product=product),
+        reply_markup=keyboards.closing(session.id, product=product),
     )
 
 
@@ -143,7 +129,13 @@ async def history_command(update: Update, context: BotContext) -> None:
         return
     await update.effective_message.reply_html(
         history_text(sessions, user.timezone),
-        reply_markup=history_keyboard(sessions, user.timezone),
+        reply_markup=keyboards.history(
+            [
+                (s.id, f"Resend {i} · {when(s, user.timezone)}")
+                for i, s in enumerate(sessions, 1)
+                if s.status == "completed" and s.results
+            ]
+        ),
     )
 
 
@@ -152,7 +144,7 @@ async def history_button_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     await query.answer()
     uid, chat_id = update.effective_user.id, update.effective_chat.id
-    sid = query.data.removeprefix(PREFIX)
+    sid = HISTORY.rest(query.data)
     session = await context.svc.repo.get_session(uid, sid)
     if session is None or not session.results:
         await context.bot.send_message(
@@ -170,5 +162,5 @@ def handlers() -> list[BaseHandler]:
     """The /history command and its resend buttons."""
     return [
         CommandHandler("history", history_command),
-        CallbackQueryHandler(history_button_pressed, pattern=f"^{PREFIX}"),
+        CallbackQueryHandler(history_button_pressed, pattern=HISTORY.pattern()),
     ]

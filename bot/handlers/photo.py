@@ -19,8 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
+from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
@@ -31,8 +30,9 @@ from telegram.ext import (
     filters,
 )
 
+from bot import keyboards
+from bot.callbacks import PHOTO, PRODUCT, RETRY, TRY_ANYWAY, ZIP
 from bot.context import BotContext
-from bot.delivery import PRODUCT_PREFIX, TRY_ANYWAY_PREFIX, ZIP_PREFIX
 from bot.errors import SESSION_KEY
 from bot.formatting import display_name, escape
 from bot.jobs import job_options, start_photo_job
@@ -44,7 +44,6 @@ from pipeline.platforms import PLATFORM_KEYS
 CHOOSING, DESCRIBING = range(2)
 DRAFT_KEY = "draft"
 NOTE_KEY = "file_note_shown"
-RETRY_PREFIX = "r:retry:"
 CLOUD_DOWNLOAD_LIMIT = 20 * MB  # getFile on Telegram's cloud Bot API
 CLOUD_UPLOAD_LIMIT = 50 * MB
 MAX_DESCRIPTION = 1000
@@ -67,6 +66,7 @@ class Draft:
     logo: bool = False
     keyboard_id: int = 0
     prompt_id: int = 0
+    warned: bool = False  # the keyboard text already says "pick at least one platform"
     notes: list[str] = field(default_factory=list)
 
 
@@ -120,35 +120,6 @@ async def _download(message: Message, context: BotContext) -> tuple[bytes, str]:
 # -- keyboard ----------------------------------------------------------------------------------
 
 
-def _mark(on: bool, label: str) -> str:
-    return f"✅ {label}" if on else label
-
-
-def keyboard(draft: Draft) -> InlineKeyboardMarkup:
-    """Platform toggles, All, option toggles and Done."""
-    buttons = [
-        InlineKeyboardButton(
-            _mark(k in draft.platforms, display_name(k)), callback_data=f"p:tog:{k}"
-        )
-        for k in PLATFORM_KEYS
-    ]
-    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([InlineKeyboardButton("All", callback_data="p:all")])
-    options = []
-    if draft.ai_available:
-        options.append(
-            InlineKeyboardButton(_mark(draft.use_ai, "AI analysis"), callback_data="p:opt:ai")
-        )
-    options.append(
-        InlineKeyboardButton(_mark(draft.product, "Product photos"), callback_data="p:opt:product")
-    )
-    if draft.has_logo:
-        options.append(InlineKeyboardButton(_mark(draft.logo, "Logo"), callback_data="p:opt:logo"))
-    rows.append(options)
-    rows.append([InlineKeyboardButton("Done ▶️", callback_data="p:done")])
-    return InlineKeyboardMarkup(rows)
-
-
 def keyboard_text(draft: Draft, *, warning: str = "") -> str:
     lines = [f"📷 Got your image ({draft.width}×{draft.height})."]
     lines += draft.notes
@@ -182,7 +153,7 @@ async def image_received(update: Update, context: BotContext) -> int | None:
             _check_image, data, IntakeLimits.from_settings(svc.settings)
         )
     except IntakeError as exc:
-        await message.reply_text(f"⚠️ {exc.user_text()}")
+        await message.reply_text(f"⚠️ {escape(exc.user_text())}")
         return None
     uid = update.effective_user.id
     user = await svc.repo.get_user(uid)  # a read: the reply does not wait for a write
@@ -193,7 +164,7 @@ async def image_received(update: Update, context: BotContext) -> int | None:
         width=width,
         height=height,
         platforms=[k for k in PLATFORM_KEYS if k in saved],
-        ai_available=svc.settings.ai_available,
+        ai_available=svc.ai_enabled,
         has_logo=bool(user and user.logo_path),
     )
     draft.use_ai = draft.ai_available
@@ -204,9 +175,7 @@ async def image_received(update: Update, context: BotContext) -> int | None:
             "💡 Tip: send the photo <b>as a file</b> next time; that keeps its full quality."
         )
     context.user_data[DRAFT_KEY] = draft
-    sent = await message.reply_text(
-        keyboard_text(draft), reply_markup=keyboard(draft), parse_mode=ParseMode.HTML
-    )
+    sent = await message.reply_text(keyboard_text(draft), reply_markup=keyboards.photo_menu(draft))
     draft.keyboard_id = sent.message_id
     if user is None:
         await svc.repo.ensure_user(uid, language=update.effective_user.language_code)
@@ -220,21 +189,21 @@ async def toggle(update: Update, context: BotContext) -> int:
     draft = _draft(context, query.message.message_id if query.message else None)
     if draft is None:
         return CHOOSING
-    action = query.data.removeprefix("p:")
+    action, value = PHOTO.head(query.data)
+    option = value if action == "opt" else ""
     if action == "all":
         everything = list(PLATFORM_KEYS)
         draft.platforms = [] if draft.platforms == everything else everything
-    elif action.startswith("tog:"):
-        key = action.removeprefix("tog:")
-        chosen = set(draft.platforms) ^ {key}
+    elif action == "tog":
+        chosen = set(draft.platforms) ^ {value}
         draft.platforms = [k for k in PLATFORM_KEYS if k in chosen]
-    elif action == "opt:ai":
+    elif option == "ai":
         draft.use_ai = not draft.use_ai
-    elif action == "opt:product":
+    elif option == "product":
         draft.product = not draft.product
-    elif action == "opt:logo":
+    elif option == "logo":
         draft.logo = not draft.logo
-    await query.edit_message_reply_markup(keyboard(draft))
+    await query.edit_message_reply_markup(keyboards.photo_menu(draft))
     return CHOOSING
 
 
@@ -248,10 +217,12 @@ async def done(update: Update, context: BotContext) -> int:
     if not draft.platforms:
         warning = "Pick at least one platform, then tap Done."
         await query.answer(warning, show_alert=True)
+        if draft.warned:  # the message already says so: an identical edit is refused
+            return CHOOSING
+        draft.warned = True
         await query.edit_message_text(
             keyboard_text(draft, warning=warning),
-            reply_markup=keyboard(draft),
-            parse_mode=ParseMode.HTML,
+            reply_markup=keyboards.photo_menu(draft),
         )
         return CHOOSING
     await query.answer()
@@ -272,10 +243,7 @@ async def done(update: Update, context: BotContext) -> int:
     await query.edit_message_text(
         f"{summary}.\n✏️ Add a short description (what, where, who): it makes the captions "
         "better. Or tap Skip (or send /skip).",
-        reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("Skip", callback_data="p:skip")]]
-        ),
-        parse_mode=ParseMode.HTML,
+        reply_markup=keyboards.skip(),
     )
     draft.prompt_id = draft.keyboard_id
     return DESCRIBING
@@ -326,7 +294,9 @@ async def _start(update: Update, context: BotContext, description: str) -> int:
             status_message_id=draft.prompt_id or None,
         )
     except SocialOptError as exc:
-        await context.bot.edit_message_text(f"⚠️ {exc.user_text()}", chat_id, draft.prompt_id)
+        await context.bot.edit_message_text(
+            f"⚠️ {escape(exc.user_text())}", chat_id, draft.prompt_id
+        )
         return ConversationHandler.END
     context.user_data[SESSION_KEY] = sid
     return ConversationHandler.END
@@ -352,7 +322,7 @@ async def zip_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     await query.answer()
     svc, uid = context.svc, update.effective_user.id
-    sid = query.data.removeprefix(ZIP_PREFIX)
+    sid = ZIP.rest(query.data)
     session = await svc.repo.get_session(uid, sid)
     folder = svc.sessions_dir / sid
     if session is None or session.status != "completed" or not folder.is_dir():
@@ -408,7 +378,7 @@ async def _rerun(
             svc, context.bot, user_id=uid, chat_id=chat_id, image=data, options=options
         )
     except SocialOptError as exc:
-        await context.bot.send_message(chat_id, f"⚠️ {exc.user_text()}")
+        await context.bot.send_message(chat_id, f"⚠️ {escape(exc.user_text())}")
         return
     context.user_data[SESSION_KEY] = new_sid
 
@@ -424,7 +394,7 @@ async def product_pressed(update: Update, context: BotContext) -> None:
     """`Product photos`: run the session again with product photography."""
     query = update.callback_query
     await query.answer()
-    await _rerun(update, context, query.data.removeprefix(PRODUCT_PREFIX), product=True)
+    await _rerun(update, context, PRODUCT.rest(query.data), product=True)
 
 
 async def try_anyway_pressed(update: Update, context: BotContext) -> None:
@@ -432,7 +402,7 @@ async def try_anyway_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     await query.answer()
     await query.edit_message_reply_markup(None)
-    sid = query.data.removeprefix(TRY_ANYWAY_PREFIX)
+    sid = TRY_ANYWAY.rest(query.data)
     await _rerun(update, context, sid, product=True, force=True)
 
 
@@ -441,7 +411,7 @@ async def retry_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     await query.answer()
     await query.edit_message_reply_markup(None)
-    await _rerun(update, context, query.data.removeprefix(RETRY_PREFIX), product=False)
+    await _rerun(update, context, RETRY.rest(query.data), product=False)
 
 
 def conversation() -> ConversationHandler:
@@ -451,13 +421,13 @@ def conversation() -> ConversationHandler:
         entry_points=[entry],
         states={
             CHOOSING: [
-                CallbackQueryHandler(done, pattern=r"^p:done$"),
-                CallbackQueryHandler(toggle, pattern=r"^p:(all|tog:\w+|opt:\w+)$"),
+                CallbackQueryHandler(done, pattern=PHOTO.pattern("done")),
+                CallbackQueryHandler(toggle, pattern=PHOTO.pattern(r"(all|tog:\w+|opt:\w+)")),
                 MessageHandler(filters.TEXT & ~filters.COMMAND, choosing_hint),
             ],
             DESCRIBING: [
                 MessageHandler(filters.TEXT & ~filters.COMMAND, description_received),
-                CallbackQueryHandler(skip_pressed, pattern=r"^p:skip$"),
+                CallbackQueryHandler(skip_pressed, pattern=PHOTO.pattern("skip")),
                 CommandHandler("skip", skip_pressed),
             ],
         },
@@ -471,9 +441,9 @@ def handlers() -> list[BaseHandler]:
     """The conversation, then the buttons that outlive it."""
     return [
         conversation(),
-        CallbackQueryHandler(stale_button, pattern=r"^p:"),
-        CallbackQueryHandler(zip_pressed, pattern=f"^{ZIP_PREFIX}"),
-        CallbackQueryHandler(product_pressed, pattern=f"^{PRODUCT_PREFIX}"),
-        CallbackQueryHandler(try_anyway_pressed, pattern=f"^{TRY_ANYWAY_PREFIX}"),
-        CallbackQueryHandler(retry_pressed, pattern=f"^{RETRY_PREFIX}"),
+        CallbackQueryHandler(stale_button, pattern=PHOTO.pattern()),
+        CallbackQueryHandler(zip_pressed, pattern=ZIP.pattern()),
+        CallbackQueryHandler(product_pressed, pattern=PRODUCT.pattern()),
+        CallbackQueryHandler(try_anyway_pressed, pattern=TRY_ANYWAY.pattern()),
+        CallbackQueryHandler(retry_pressed, pattern=RETRY.pattern()),
     ]

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
-from telegram.constants import ParseMode
+from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import keyboards
+from bot.callbacks import PROFILES
 from bot.context import BotContext
 from bot.formatting import accounts_block, display_name, escape, split_message
 from bot.handlers.caption import session_niches
@@ -32,11 +33,8 @@ from storage.errors import InvalidHandle
 
 log = logging.getLogger(__name__)
 
-PREFIX = "pr:"  # pr:p:<platform> shows accounts; pr:s:<session_id> starts from a session
-CLOSING_PREFIX = "d:prof:"  # the Profiles button of bot.delivery's closing message: d:prof:<sid>
 QUERY_KEY = "profiles_query"
 CACHE_KEY = "profiles_found"  # AI answers by (niches, description, platform) for this user
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 USAGE = (
     "<b>/profiles</b> — accounts to tag for your last photo\n"
     "<b>/profiles</b> <i>topic</i> — accounts for a topic\n"
@@ -79,18 +77,6 @@ def find_accounts(services: Any, request: AccountsRequest) -> Found:
     return Found(accounts_mod.offline_accounts(request), offline=True, notice=notice)
 
 
-def merge_accounts(saved: list[Account], found: list[Account], platform: str) -> list[Account]:
-    """Saved accounts first, then suggestions for this platform, without duplicates."""
-    seen: set[str] = set()
-    out: list[Account] = []
-    for acc in saved + [a for a in found if a.platform in ("", platform)]:
-        ident = (acc.handle or acc.url or acc.note).lower()
-        if ident and ident not in seen:
-            seen.add(ident)
-            out.append(acc)
-    return out
-
-
 def niche_key(text: str) -> str:
     """A taxonomy key when the text names a niche (`Interior design` -> `interior_design`),
     else the text itself, lowercased."""
@@ -102,18 +88,6 @@ def niche_key(text: str) -> str:
     return by_name.get(folded, folded)
 
 
-def _platform_keyboard(platforms: tuple[str, ...]) -> InlineKeyboardMarkup:
-    buttons = [
-        InlineKeyboardButton(display_name(p), callback_data=f"{PREFIX}p:{p}") for p in platforms
-    ]
-    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
-
-
-def profiles_button(session_id: str, label: str = "Profiles") -> InlineKeyboardButton:
-    """The button that opens the platform picker for a session (for the closing message)."""
-    return InlineKeyboardButton(label, callback_data=f"{PREFIX}s:{session_id}")
-
-
 async def _show_picker(update: Update, context: BotContext, query: ProfilesQuery) -> None:
     context.user_data[QUERY_KEY] = query
     names = ", ".join(n.name for n in query.niches)
@@ -121,8 +95,7 @@ async def _show_picker(update: Update, context: BotContext, query: ProfilesQuery
     await context.bot.send_message(
         update.effective_chat.id,
         text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=_platform_keyboard(query.platforms),
+        reply_markup=keyboards.profile_platforms(query.platforms),
     )
 
 
@@ -190,7 +163,7 @@ async def _list(update: Update, context: BotContext) -> None:
         await update.effective_message.reply_html("You have no saved accounts yet.\n\n" + USAGE)
         return
     for chunk in split_message("\n".join(accounts_block(saved, title="Your accounts"))):
-        await update.effective_message.reply_html(chunk, link_preview_options=NO_PREVIEW)
+        await update.effective_message.reply_html(chunk)
 
 
 async def profiles_command(update: Update, context: BotContext) -> None:
@@ -237,7 +210,7 @@ async def _accounts_text(
         )
         if not found.offline:
             cache[key] = found
-    items = merge_accounts(saved, found.accounts, platform)
+    items = accounts_mod.merge_accounts(saved, found.accounts, platform)
     names = ", ".join(n.name for n in query.niches)
     lines = [f"👥 <b>{escape(display_name(platform))}</b> — {escape(names)}", ""]
     lines += accounts_block(items) or ["Nothing to suggest yet."]
@@ -251,14 +224,11 @@ async def _accounts_text(
 
 
 async def profiles_button_pressed(update: Update, context: BotContext) -> None:
-    """`pr:p:<platform>` shows accounts; `pr:s:<sid>` / `d:prof:<sid>` open the picker for a
-    session."""
+    """`pr:p:<platform>` shows accounts; `pr:s:<sid>` (the closing message's Profiles button)
+    opens the picker for a session."""
     cb = update.callback_query
     await cb.answer()
-    if cb.data.startswith(CLOSING_PREFIX):
-        kind, value = "s", cb.data.removeprefix(CLOSING_PREFIX)
-    else:
-        kind, _, value = cb.data.removeprefix(PREFIX).partition(":")
+    kind, value = PROFILES.head(cb.data)
     uid = update.effective_user.id
     if kind == "s":
         query = await _session_query(context, uid, value)
@@ -277,13 +247,11 @@ async def profiles_button_pressed(update: Update, context: BotContext) -> None:
         return
     text = await _accounts_text(context, uid, query, value)
     chunks = split_message(text)
-    markup = _platform_keyboard(query.platforms)
+    markup = keyboards.profile_platforms(query.platforms)
     try:
         await cb.edit_message_text(
             chunks[0],
-            parse_mode=ParseMode.HTML,
             reply_markup=markup,
-            link_preview_options=NO_PREVIEW,
         )
     except BadRequest as exc:  # same platform pressed twice: "message is not modified"
         if "not modified" not in str(exc).lower():
@@ -292,8 +260,6 @@ async def profiles_button_pressed(update: Update, context: BotContext) -> None:
         await context.bot.send_message(
             update.effective_chat.id,
             chunk,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=NO_PREVIEW,
         )
 
 
@@ -301,5 +267,5 @@ def handlers() -> list[BaseHandler]:
     """The /profiles command and its platform buttons."""
     return [
         CommandHandler("profiles", profiles_command),
-        CallbackQueryHandler(profiles_button_pressed, pattern=f"^({PREFIX}|{CLOSING_PREFIX})"),
+        CallbackQueryHandler(profiles_button_pressed, pattern=PROFILES.pattern()),
     ]

@@ -17,14 +17,11 @@ import os
 import time
 import warnings
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from PIL import Image, UnidentifiedImageError
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -35,8 +32,13 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot import keyboards
+from bot.callbacks import SETTINGS
 from bot.context import BotContext
+from bot.errors import unless_unchanged
 from bot.formatting import display_name, escape
+from bot.keyboards import FIT_NAMES, LANGUAGE_NAMES
+from pipeline import rules
 from pipeline.errors import OptionsError
 from pipeline.models import FITS, LANGUAGES, LOGO_POSITIONS, OUTPUT_FORMATS
 from pipeline.platforms import PLATFORM_KEYS
@@ -45,23 +47,7 @@ from storage.records import UserSettings
 TIMEZONE, LOGO = range(2)  # the steps that wait for a message
 MENU = ConversationHandler.END  # not waiting: the menu's buttons are entry points
 STEP_TTL_S = 10 * 60
-PREFIX = "s:"
-LOGO_SIZES = (10, 15, 20, 25)
 LOGO_MAX_BYTES = 5 * 1024 * 1024
-LANGUAGE_NAMES = {
-    "en": "English",
-    "es": "Español",
-    "pt": "Português",
-    "de": "Deutsch",
-    "fr": "Français",
-    "ru": "Русский",
-}
-# How each of pipeline.models.FITS reads in the menu: (label, what it does).
-FIT_NAMES = {
-    "auto": ("Auto", "pad only when a crop would lose the subject"),
-    "crop": ("Crop", "always fill the frame"),
-    "pad": ("Pad", "always show the whole photo"),
-}
 TZ_PROMPT = (
     "🕒 Send your time zone as an IANA name, for example <code>Europe/Berlin</code>, "
     "<code>America/New_York</code> or <code>Asia/Tokyo</code>. Posting times are shown in it."
@@ -137,35 +123,7 @@ async def _never_called(update: Update, context: BotContext) -> None:  # pragma:
     """EndStepOn never matches, so this never runs."""
 
 
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=PREFIX + data)
-
-
-def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
-    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
-
-
-BACK = _button("« Back", "menu")
-
-
-@lru_cache(maxsize=1)
-def _zones_by_lower() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones()}
-
-
-def parse_timezone(text: str) -> str:
-    """The canonical IANA name for `text` (case-insensitive), or OptionsError UNKNOWN_TIMEZONE."""
-    name = text.strip().replace(" ", "_")
-    name = _zones_by_lower().get(name.lower(), name)
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise OptionsError(
-            f"I don't know the time zone “{text.strip()[:60]}”. Send an IANA name like "
-            "Europe/Berlin, America/New_York or Asia/Tokyo.",
-            code="UNKNOWN_TIMEZONE",
-        ) from None
-    return name
+parse_timezone = rules.timezone  # the one time-zone rule, shared with storage and the CLI
 
 
 def _platforms(user: UserSettings, context: BotContext) -> tuple[str, ...]:
@@ -202,66 +160,6 @@ def fit_text(current: str) -> str:
     lines = ["📐 <b>Crop fit</b>: how a photo fills each platform's frame.", ""]
     lines += [("✅ " if f == current else "") + escape(fit_line(f)) for f in FITS]
     return "\n".join(lines)
-
-
-def fit_keyboard(current: str) -> InlineKeyboardMarkup:
-    buttons = [
-        _button(
-            ("✅ " if f == current else "") + FIT_NAMES.get(f, (f.capitalize(),))[0], f"fv:{f}"
-        )
-        for f in FITS
-    ]
-    return InlineKeyboardMarkup([buttons, [BACK]])
-
-
-def menu_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [_button("Platforms", "plat"), _button("Time zone", "tz")],
-            [_button("Language", "lang"), _button("Logo", "logo")],
-            [_button("Output format", "fmt"), _button("Crop fit", "fit")],
-            [_button("Done", "close")],
-        ]
-    )
-
-
-def platforms_keyboard(selected: tuple[str, ...]) -> InlineKeyboardMarkup:
-    buttons = [
-        _button(("✅ " if p in selected else "") + display_name(p), f"pt:{p}")
-        for p in PLATFORM_KEYS
-    ]
-    return InlineKeyboardMarkup(_rows(buttons, 3) + [[BACK]])
-
-
-def language_keyboard(current: str) -> InlineKeyboardMarkup:
-    buttons = [
-        _button(("✅ " if code == current else "") + LANGUAGE_NAMES[code], f"lg:{code}")
-        for code in LANGUAGES
-    ]
-    return InlineKeyboardMarkup(_rows(buttons, 3) + [[BACK]])
-
-
-def format_keyboard(current: str) -> InlineKeyboardMarkup:
-    buttons = [_button(("✅ " if f == current else "") + f, f"ft:{f}") for f in OUTPUT_FORMATS]
-    return InlineKeyboardMarkup([buttons, [BACK]])
-
-
-def logo_keyboard(user: UserSettings, *, uploading: bool = False) -> InlineKeyboardMarkup:
-    """Placement buttons when a logo exists; an upload button when not waiting for one."""
-    rows: list[list[InlineKeyboardButton]] = []
-    if user.logo_path:
-        positions = [
-            _button(("✅ " if p == user.logo_position else "") + p, f"lp:{p}")
-            for p in LOGO_POSITIONS
-        ]
-        sizes = [
-            _button(("✅ " if s == user.logo_size_pct else "") + f"{s} %", f"ls:{s}")
-            for s in LOGO_SIZES
-        ]
-        rows = _rows(positions, 2) + [sizes, [_button("🗑 Remove logo", "lrm")]]
-    if not uploading:
-        rows.append([_button("⬆️ Replace logo" if user.logo_path else "⬆️ Upload a logo", "lnew")])
-    return InlineKeyboardMarkup(rows + [[BACK]])
 
 
 def logo_text(user: UserSettings, *, uploading: bool = False) -> str:
@@ -301,20 +199,15 @@ def save_logo(data: bytes, path: Path) -> None:
 
 
 async def _edit(update: Update, text: str, markup: InlineKeyboardMarkup) -> None:
-    try:
-        await update.callback_query.edit_message_text(
-            text, parse_mode=ParseMode.HTML, reply_markup=markup
-        )
-    except BadRequest as exc:  # the same button twice: "message is not modified"
-        if "not modified" not in str(exc).lower():
-            raise
+    with unless_unchanged():  # the same button twice
+        await update.callback_query.edit_message_text(text, reply_markup=markup)
 
 
 async def _reply_menu(
     message: Message, user: UserSettings, context: BotContext, note: str = ""
 ) -> None:
     text = (note + "\n\n" if note else "") + menu_text(user, context)
-    await message.reply_html(text, reply_markup=menu_keyboard())
+    await message.reply_html(text, reply_markup=keyboards.settings_menu())
 
 
 async def settings_command(update: Update, context: BotContext) -> int:
@@ -335,14 +228,14 @@ async def _toggle_platform(update: Update, context: BotContext, key: str) -> int
     selected = [p for p in selected if p != key] if key in selected else selected + [key]
     ordered = tuple(p for p in PLATFORM_KEYS if p in selected)
     user = await repo.update_user(uid, default_platforms=ordered)
-    await _edit(update, "Default platforms for new photos:", platforms_keyboard(ordered))
+    await _edit(update, "Default platforms for new photos:", keyboards.default_platforms(ordered))
     return MENU
 
 
 async def settings_button(update: Update, context: BotContext) -> int:
     """Every `s:` button: open a submenu or change one setting."""
     query = update.callback_query
-    action, _, value = query.data.removeprefix(PREFIX).partition(":")
+    action, value = SETTINGS.head(query.data)
     if action == "pt" and value in PLATFORM_KEYS:
         return await _toggle_platform(update, context, value)  # answers first, maybe an alert
     await query.answer()
@@ -352,40 +245,41 @@ async def settings_button(update: Update, context: BotContext) -> int:
         await _edit(
             update,
             "Default platforms for new photos:",
-            platforms_keyboard(_platforms(user, context)),
+            keyboards.default_platforms(_platforms(user, context)),
         )
     elif action == "tz":
-        zones = [_button(z, f"tzv:{z}") for z in ("UTC", "Europe/London", "America/New_York")]
-        await _edit(update, TZ_PROMPT, InlineKeyboardMarkup([zones, [BACK]]))
+        await _edit(update, TZ_PROMPT, keyboards.time_zones())
         STEPS.start(uid)
         return TIMEZONE
     elif action == "tzv":
         user = await repo.update_user(uid, timezone=parse_timezone(value))
-        await _edit(update, menu_text(user, context), menu_keyboard())
+        await _edit(update, menu_text(user, context), keyboards.settings_menu())
     elif action == "lang":
-        await _edit(update, "Language for captions:", language_keyboard(user.language))
+        await _edit(update, "Language for captions:", keyboards.languages(user.language))
     elif action == "lg" and value in LANGUAGES:
         user = await repo.update_user(uid, language=value)
-        await _edit(update, "Language for captions:", language_keyboard(user.language))
+        await _edit(update, "Language for captions:", keyboards.languages(user.language))
     elif action == "fmt":
-        await _edit(update, "Image format for results:", format_keyboard(user.output_format))
+        await _edit(update, "Image format for results:", keyboards.formats(user.output_format))
     elif action == "ft" and value in OUTPUT_FORMATS:
         user = await repo.update_user(uid, output_format=value)
-        await _edit(update, "Image format for results:", format_keyboard(user.output_format))
+        await _edit(update, "Image format for results:", keyboards.formats(user.output_format))
     elif action == "fit":
-        await _edit(update, fit_text(user.fit), fit_keyboard(user.fit))
+        await _edit(update, fit_text(user.fit), keyboards.fits(user.fit))
     elif action == "fv" and value in FITS:
         user = await repo.update_user(uid, fit=value)
-        await _edit(update, fit_text(user.fit), fit_keyboard(user.fit))
+        await _edit(update, fit_text(user.fit), keyboards.fits(user.fit))
     elif action in ("logo", "lnew", "lp", "ls", "lrm"):
         return await _logo_button(update, context, user, action, value)
     elif action == "close":
         await _edit(
-            update, "✅ Settings saved.\n\n" + menu_text(user, context), InlineKeyboardMarkup([])
+            update,
+            "✅ Settings saved.\n\n" + menu_text(user, context),
+            keyboards.settings_closed(),
         )
         return ConversationHandler.END
     else:  # "menu" and anything unknown
-        await _edit(update, menu_text(user, context), menu_keyboard())
+        await _edit(update, menu_text(user, context), keyboards.settings_menu())
     STEPS.stop(uid)
     return MENU
 
@@ -405,7 +299,7 @@ async def _logo_button(
         user = await repo.update_user(uid, logo_path="")
     uploading = action == "lnew" or (action == "logo" and not user.logo_path)
     await _edit(
-        update, logo_text(user, uploading=uploading), logo_keyboard(user, uploading=uploading)
+        update, logo_text(user, uploading=uploading), keyboards.logo(user, uploading=uploading)
     )
     if uploading:
         STEPS.start(uid)
@@ -463,7 +357,9 @@ async def logo_received(update: Update, context: BotContext) -> int:
         STEPS.start(uid)
         return LOGO
     user = await context.svc.repo.update_user(uid, logo_path=str(path))
-    await message.reply_html("✅ Logo saved. " + logo_text(user), reply_markup=logo_keyboard(user))
+    await message.reply_html(
+        "✅ Logo saved. " + logo_text(user), reply_markup=keyboards.logo(user)
+    )
     STEPS.stop(uid)  # the next photo is a photo again; "Replace logo" starts another upload
     return MENU
 
@@ -477,7 +373,7 @@ async def settings_cancel(update: Update, context: BotContext) -> int:
 
 def handlers() -> list[BaseHandler]:
     """The /settings conversation."""
-    buttons = CallbackQueryHandler(settings_button, pattern=f"^{PREFIX}")
+    buttons = CallbackQueryHandler(settings_button, pattern=SETTINGS.pattern())
     media = filters.PHOTO | filters.Document.ALL
     other_command = filters.COMMAND & ~filters.Regex(r"^/(cancel|settings)\b")
     leave = EndStepOn(media | other_command)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
+from pipeline import rules
 from pipeline.errors import OptionsError
-from pipeline.models import LOGO_POSITIONS, LogoOptions
+from pipeline.models import LogoOptions
 
 MIN_CONTRAST = 0.25  # luminance difference (0..1) below which the logo gets help
 MAX_LOGO_PIXELS = 25_000_000
@@ -44,15 +45,8 @@ def load_logo(data: bytes) -> Image.Image:
 
 def validate_logo(logo: LogoOptions) -> None:
     """Check the options and that the bytes decode (raises OptionsError INVALID_LOGO)."""
-    if logo.position not in LOGO_POSITIONS:
-        raise OptionsError(
-            f"Unknown logo position {logo.position!r}; choose from {', '.join(LOGO_POSITIONS)}.",
-            code="INVALID_LOGO",
-        )
-    if not 0 < logo.size_pct <= 100:
-        raise OptionsError(
-            "Logo size must be between 0 and 100 percent of the width.", code="INVALID_LOGO"
-        )
+    rules.logo_position(logo.position)
+    rules.logo_size_pct(logo.size_pct)
     if not 0 <= logo.opacity <= 1:
         raise OptionsError("Logo opacity must be between 0 and 1.", code="INVALID_LOGO")
     load_logo(logo.image)
@@ -74,20 +68,11 @@ MIN_SHRINK = 0.5  # a logo may shrink to half its asked size to stay off the sub
 
 
 def _origin(position: str, W: int, H: int, lw: int, lh: int, margin: int) -> tuple[int, int]:
-    x = {
-        "top-left": margin,
-        "bottom-left": margin,
-        "top-right": W - margin - lw,
-        "bottom-right": W - margin - lw,
-        "center": (W - lw) // 2,
-    }[position]
-    y = {
-        "top-left": margin,
-        "top-right": margin,
-        "bottom-left": H - margin - lh,
-        "bottom-right": H - margin - lh,
-        "center": (H - lh) // 2,
-    }[position]
+    if position == "center":
+        return max(0, (W - lw) // 2), max(0, (H - lh) // 2)
+    vertical, horizontal = position.split("-")  # a corner: top|bottom - left|right
+    x = margin if horizontal == "left" else W - margin - lw
+    y = margin if vertical == "top" else H - margin - lh
     return max(0, x), max(0, y)
 
 

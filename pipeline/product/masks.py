@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from pipeline.vision import border_pixels, border_ring, colour_distance
+
 log = logging.getLogger(__name__)
 
 FALLBACK_SIDE = 512  # border model, shadows and GrabCut run on a copy this size at most
@@ -32,20 +34,12 @@ SOFT_SLOPE = 5.0  # a shadow's penumbra changes more slowly than this
 
 
 def _ring(shape: tuple[int, ...], frac: float = 0.04) -> np.ndarray:
-    h, w = shape[:2]
-    b = max(2, int(round(min(h, w) * frac)))
-    ring = np.ones((h, w), bool)
-    ring[b:-b, b:-b] = False
-    return ring
-
-
-def _border_pixels(lab: np.ndarray, frac: float = 0.04) -> np.ndarray:
-    return lab[_ring(lab.shape, frac)].reshape(-1, 3).astype(np.float32)
+    return border_ring(shape, frac, min_px=2)
 
 
 def _border_centres(lab: np.ndarray) -> np.ndarray:
     """A few backdrop colours (k-means over the frame's border), float32 (k, 3)."""
-    border = _border_pixels(lab)
+    border = border_pixels(lab, min_px=2)
     k = 3 if len(border) >= 30 else 1
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
     sample = border[:: max(1, len(border) // 4000)]
@@ -60,7 +54,7 @@ def _nearest(lab: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarr
     dist = np.full(flat.shape[0], np.inf, dtype=np.float32)
     idx = np.zeros(flat.shape[0], np.int32)
     for i, c in enumerate(centres):
-        d = np.sqrt(((flat - c) ** 2).sum(axis=1))
+        d = colour_distance(flat, c)
         closer = d < dist
         dist[closer] = d[closer]
         idx[closer] = i

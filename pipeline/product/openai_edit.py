@@ -9,15 +9,13 @@ from __future__ import annotations
 import base64
 import io
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PIL import Image
 
 from pipeline.errors import ProviderError
 from pipeline.models import PRODUCT_STYLES
-
-if TYPE_CHECKING:
-    from socialopt.settings import Settings
+from pipeline.providers.configs import OpenAIConfig
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +55,19 @@ def edit_size(width: int, height: int) -> str:
 
 
 class OpenAIImageEditor:
-    """Calls the real openai client's `images.edit`; `base_url` from the settings is honoured."""
+    """Calls the real openai client's `images.edit` with `config.image_model`; the config's
+    `base_url` is honoured."""
 
-    def __init__(self, settings: Settings, *, client: Any = None) -> None:
-        self.model = settings.openai_image_model
+    def __init__(self, config: OpenAIConfig, *, client: Any = None) -> None:
+        self.model = config.image_model
         if client is None:
             from openai import OpenAI
 
             client = OpenAI(
-                api_key=settings.openai_api_key.get() or "missing",
-                base_url=settings.openai_base_url or None,
-                timeout=settings.ai_timeout_s,
-                max_retries=settings.ai_max_retries,
+                api_key=config.api_key or "missing",
+                base_url=config.base_url or None,
+                timeout=config.timeout_s,
+                max_retries=config.max_retries,
             )
         self._client = client
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from pipeline import rules
 from pipeline.errors import OptionsError, ProcessingError, ProviderError
 from pipeline.models import (
     PRODUCT_STYLES,
@@ -90,16 +91,6 @@ def _cap_for(platform: str, max_file_bytes: Mapping[str, int] | None) -> int:
         return 0
 
 
-def _normalize_format(fmt: str) -> str:
-    f = (fmt or "JPEG").upper()
-    f = "JPEG" if f == "JPG" else f
-    if f not in ("JPEG", "PNG", "WEBP"):
-        raise OptionsError(
-            f"Unknown output format {fmt!r}; use JPEG, PNG or WEBP.", code="UNKNOWN_FORMAT"
-        )
-    return f
-
-
 NOT_A_PRODUCT = "NOT_A_PRODUCT"
 TRY_ANYWAY = "Ask for them anyway (“try anyway”; --product-anyway on the command line)."
 
@@ -144,7 +135,7 @@ def make_product_photos(
     Photos come back in style order, then target order.
     """
     chosen = normalize_styles(styles)
-    fmt = _normalize_format(fmt)
+    fmt = rules.output_format(fmt or "JPEG")
     if logo is not None:
         validate_logo(logo)
     rgb = img if img.mode == "RGB" else img.convert("RGB")

@@ -638,26 +638,3 @@ def render_style(
 ) -> Image.Image:
     """One product style at exactly `size` (RGB)."""
     return compose_style(style, cutout, source_img, size, options)[0]
-
-
-def _public(style: str) -> Callable[..., Image.Image]:
-    def fn(
-        cutout: Cutout,
-        source_img: Image.Image | None,
-        size: ImageSize,
-        options: StyleOptions | None = None,
-    ) -> Image.Image:
-        return render_style(style, cutout, source_img, size, options)
-
-    fn.__name__ = style
-    fn.__doc__ = f"The {style.replace('_', ' ').upper()} style at exactly `size`."
-    return fn
-
-
-floating = _public("floating")
-flat_lay = _public("flat_lay")
-lifestyle = _public("lifestyle")
-product_art = _public("product_art")
-macro = _public("macro")
-dark_moody = _public("dark_moody")
-solid_background = _public("solid_background")

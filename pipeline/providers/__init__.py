@@ -1,27 +1,32 @@
-"""AI providers. Importing this package fills the registry in `providers.base`.
+"""AI providers: the registry table. Importing this package fills the registry in
+`providers.base` without importing any backend.
 
-The offline provider registers on import; OpenAI and Gemini register lazy factories so their
-SDKs are imported only when a key actually selects them (they cost ~50 MB and ~1 s to import).
+Every backend is built by a lazy factory, so its module (and SDK: OpenAI and Gemini cost ~50 MB
+and ~1 s to import) loads only when a provider of that name is created. Each backend takes its
+plain config from `pipeline.providers.configs` (the offline one takes none).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import Any
 
-from pipeline.providers import offline  # noqa: F401 - registers "offline"
 from pipeline.providers.base import Provider, ProviderFactory, register
 
-if TYPE_CHECKING:
-    from socialopt.settings import Settings
+# provider name -> (module in this package, class)
+BACKENDS: dict[str, tuple[str, str]] = {
+    "offline": ("offline", "OfflineProvider"),
+    "openai": ("openai_provider", "OpenAIProvider"),
+    "gemini": ("gemini_provider", "GeminiProvider"),
+}
 
 
 def _lazy(module: str, cls: str) -> ProviderFactory:
-    def factory(settings: Settings) -> Provider:
-        return getattr(importlib.import_module(f"pipeline.providers.{module}"), cls)(settings)
+    def factory(config: Any) -> Provider:
+        return getattr(importlib.import_module(f"pipeline.providers.{module}"), cls)(config)
 
     return factory
 
 
-register("openai")(_lazy("openai_provider", "OpenAIProvider"))
-register("gemini")(_lazy("gemini_provider", "GeminiProvider"))
+for _name, (_module, _cls) in BACKENDS.items():
+    register(_name)(_lazy(_module, _cls))

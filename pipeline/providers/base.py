@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pipeline.errors import OptionsError
 from pipeline.models import Account, ImageAnalysis, Niche, PlatformContent, Usage
-
-if TYPE_CHECKING:
-    from socialopt.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -66,7 +63,7 @@ class Provider(Protocol):
     def find_accounts(self, request: AccountsRequest, usage: Usage) -> list[Account]: ...
 
 
-ProviderFactory = Callable[["Settings"], Provider]
+ProviderFactory = Callable[[Any], Provider]  # config (pipeline.providers.configs) -> provider
 _REGISTRY: dict[str, ProviderFactory] = {}
 
 
@@ -84,8 +81,9 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_provider(name: str, settings: Settings) -> Provider:
-    """Build the provider registered under `name`; unknown names are an error."""
+def create_provider(name: str, config: Any = None) -> Provider:
+    """Build the provider registered under `name` from its config (see
+    `pipeline.providers.configs`; the offline provider takes none); unknown names are an error."""
     try:
         factory = _REGISTRY[name]
     except KeyError:
@@ -93,4 +91,4 @@ def create_provider(name: str, settings: Settings) -> Provider:
             f"No AI provider named '{name}'. Available: {', '.join(available())}.",
             code="UNKNOWN_PROVIDER",
         ) from None
-    return factory(settings)
+    return factory(config)

@@ -26,7 +26,6 @@ from pipeline.platforms import get_spec
 
 if TYPE_CHECKING:
     from pipeline.providers.base import ContentRequest
-    from socialopt.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -103,8 +102,9 @@ class RetryPolicy:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(max_retries=max(0, int(settings.ai_max_retries)))
+    def with_retries(cls, max_retries: int) -> RetryPolicy:
+        """The default policy with `max_retries` extra attempts (never fewer than 0)."""
+        return cls(max_retries=max(0, int(max_retries)))
 
     def should_retry(self, exc: BaseException) -> bool:
         if not isinstance(exc, ProviderError) or not exc.retryable or exc.quota:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx2
 from google import genai
@@ -16,10 +16,8 @@ from google.genai import types
 from pipeline.errors import ProviderError
 from pipeline.models import Account, ImageAnalysis, PlatformContent, Usage
 from pipeline.providers import common, prompts
-from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest, register
-
-if TYPE_CHECKING:
-    from socialopt.settings import Settings
+from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
+from pipeline.providers.configs import GeminiConfig
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +100,6 @@ def _check_refusal(response: Any) -> None:
             )
 
 
-@register(NAME)
 class GeminiProvider:
     """Provider backed by google-genai generate_content; the Client lives with the provider."""
 
@@ -110,19 +107,19 @@ class GeminiProvider:
 
     def __init__(
         self,
-        settings: Settings,
+        config: GeminiConfig,
         *,
         policy: common.RetryPolicy | None = None,
         client: genai.Client | None = None,
     ) -> None:
-        self.settings = settings
-        self.model = settings.gemini_model
-        self.policy = policy or common.RetryPolicy.from_settings(settings)
+        self.config = config
+        self.model = config.model
+        self.policy = policy or common.RetryPolicy.with_retries(config.max_retries)
         self.client = client or genai.Client(
-            api_key=settings.gemini_api_key.get() or "no-key",
+            api_key=config.api_key or "no-key",
             http_options=types.HttpOptions(
-                base_url=settings.gemini_base_url or None,
-                timeout=max(1, int(settings.ai_timeout_s * 1000)),
+                base_url=config.base_url or None,
+                timeout=max(1, int(config.timeout_s * 1000)),
             ),
         )
 

@@ -5,28 +5,21 @@ Deterministic, no network; answers whenever an AI provider is off or fails.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pipeline.accounts import offline_accounts
 from pipeline.captions import compile_content, fit_content
 from pipeline.hashtags import finalize_hashtags
 from pipeline.models import Account, ImageAnalysis, PlatformContent, Usage
 from pipeline.platforms import get_spec
-from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest, register
-
-if TYPE_CHECKING:
-    from socialopt.settings import Settings
+from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
 
 
-@register("offline")
 class OfflineProvider:
     """Provider Protocol over the offline stages; records no AI calls."""
 
     name = "offline"
 
-    def __init__(self, settings: Settings | None = None, *, variant: int = 0) -> None:
-        self.settings = settings
-        self.variant = variant
+    def __init__(self, config: None = None, *, variant: int = 0) -> None:
+        self.variant = variant  # `config`: the registry's calling shape; offline needs none
 
     def analyse(self, request: AnalysisRequest, usage: Usage) -> ImageAnalysis:
         """The offline analyser already ran: return its baseline, marked offline."""

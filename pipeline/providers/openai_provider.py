@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import openai
 from openai import OpenAI
@@ -19,10 +19,8 @@ from openai import OpenAI
 from pipeline.errors import ProviderError
 from pipeline.models import Account, ImageAnalysis, PlatformContent, Usage
 from pipeline.providers import common, prompts
-from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest, register
-
-if TYPE_CHECKING:
-    from socialopt.settings import Settings
+from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
+from pipeline.providers.configs import OpenAIConfig
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +57,6 @@ def classify_openai_error(exc: Exception) -> ProviderError:
     )
 
 
-@register(NAME)
 class OpenAIProvider:
     """Provider backed by chat.completions with strict JSON-schema output."""
 
@@ -67,19 +64,19 @@ class OpenAIProvider:
 
     def __init__(
         self,
-        settings: Settings,
+        config: OpenAIConfig,
         *,
         policy: common.RetryPolicy | None = None,
         client: OpenAI | None = None,
     ) -> None:
-        self.settings = settings
-        self.model = settings.openai_model
-        self.policy = policy or common.RetryPolicy.from_settings(settings)
+        self.config = config
+        self.model = config.model
+        self.policy = policy or common.RetryPolicy.with_retries(config.max_retries)
         self.client = client or OpenAI(
             # local servers (Ollama, llama.cpp) accept any key
-            api_key=settings.openai_api_key.get() or "no-key",
-            base_url=settings.openai_base_url or None,
-            timeout=settings.ai_timeout_s,
+            api_key=config.api_key or "no-key",
+            base_url=config.base_url or None,
+            timeout=config.timeout_s,
             max_retries=0,
         )
 
