@@ -13,7 +13,6 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -44,18 +43,6 @@ class IntakeLimits:
     max_pixels: int = 100_000_000
     url_timeout_s: float = 20.0
     allow_private_urls: bool = False
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> IntakeLimits:
-        """Deprecated: use `socialopt.wiring.intake_limits(settings)`. Kept only until
-        bot/handlers/photo.py reads `svc.services.intake_limits` instead."""
-        return cls(
-            max_bytes=int(settings.max_upload_mb) * MB,
-            min_side=int(settings.min_image_side),
-            max_pixels=int(settings.max_image_pixels),
-            url_timeout_s=float(settings.url_timeout_s),
-            allow_private_urls=bool(settings.allow_private_urls),
-        )
 
 
 @dataclass

@@ -82,7 +82,7 @@ def _check_image(data: bytes, limits: IntakeLimits) -> tuple[int, int]:
 async def _download(message: Message, context: BotContext) -> tuple[bytes, str]:
     """The bytes of the photo or document in `message`, refusing what cannot be an image."""
     settings = context.svc.settings
-    limits = IntakeLimits.from_settings(settings)
+    limits = context.svc.services.intake_limits
     if message.photo:
         item, name = message.photo[-1], "photo.jpg"
     else:
@@ -149,9 +149,7 @@ async def image_received(update: Update, context: BotContext) -> int | None:
     svc = context.svc
     try:
         data, name = await _download(message, context)
-        width, height = await asyncio.to_thread(
-            _check_image, data, IntakeLimits.from_settings(svc.settings)
-        )
+        width, height = await asyncio.to_thread(_check_image, data, svc.services.intake_limits)
     except IntakeError as exc:
         await message.reply_text(f"⚠️ {escape(exc.user_text())}")
         return None
