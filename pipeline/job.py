@@ -261,6 +261,7 @@ def _ai_text(
         and not cached
         and services.cache is not None
         and not state.get("down")
+        and set(contents) == set(specs)  # the AI wrote every platform
         and all(p != "offline" for p in providers.values())
     ):
         services.cache.put(
@@ -310,11 +311,13 @@ def _content_and_accounts(
             usage.notice(f"Account discovery is unavailable ({exc.code}); showing searches.")
             return services.offline.find_accounts(accounts_req, usage)
 
+    def write(provider: Any) -> dict[str, PlatformContent]:
+        # offline content is written once, for every caption version, by the caller
+        return {} if provider is services.offline else provider.write_content(content_req, usage)
+
     with ThreadPoolExecutor(max_workers=1) as pool:
         accounts_future = pool.submit(find, None)
-        contents, name = _with_fallback(
-            services, "content", usage, lambda p: p.write_content(content_req, usage), state
-        )
+        contents, name = _with_fallback(services, "content", usage, write, state)
         found_accounts = accounts_future.result()
     for item in contents.values():
         item.provider = item.provider or name

@@ -415,3 +415,33 @@ def test_results_serialise_for_the_cache(fake):
         account_from_dict(a) for a in json.loads(json.dumps([to_dict(a) for a in accounts]))
     ]
     assert roundtrip == accounts and accounts
+
+
+def test_a_failed_content_answer_is_not_cached(fake, tmp_path):
+    """When the captions fall back to offline, the next identical session asks the AI again."""
+    answer = fake.default_reply
+
+    def refuse_content(request):
+        fmt = (request.json.get("response_format") or {}).get("json_schema") or {}
+        if fmt.get("name") == "platform_content":
+            return error_reply(400, "bad request", code="invalid_request_error")
+        return answer(request)
+
+    fake.default_reply = refuse_content
+    services = build_services(
+        Settings(
+            ai_provider="openai",
+            openai_api_key=Secret("sk-test"),
+            openai_base_url=fake.base_url,
+            u2net_home=tmp_path,
+        ),
+        cache=MemoryCache(),
+    )
+    options = JobOptions(platforms=("x", "pinterest"), description="my latte", use_ai=True)
+    image = (ROOT / "samples" / "coffee.jpg").read_bytes()
+    first = run_job(image, options, services)
+    assert {r.provider for r in first.platforms.values()} == {"offline"}
+    sent = len(fake.chat_requests())
+    second = run_job(image, options, services)
+    assert second.usage.cache_hits == 0
+    assert len(fake.chat_requests()) > sent
