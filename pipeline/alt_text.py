@@ -9,7 +9,8 @@ description quoted back. Phrases live in `pipeline/data/captions.json` under eac
 
 from __future__ import annotations
 
-from pipeline.captions import (
+from pipeline.models import ImageAnalysis
+from pipeline.phrases import (
     colour_words,
     join_words,
     kind_of,
@@ -18,7 +19,6 @@ from pipeline.captions import (
     templates,
     truncate,
 )
-from pipeline.models import ImageAnalysis
 
 DESCRIPTION_CHARS = 300  # the user's first sentence is used when at most this long
 INSIDE_SHARE = 0.5  # a face counts when at least half of its box is inside the crop

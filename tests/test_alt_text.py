@@ -9,8 +9,9 @@ import pytest
 
 from pipeline import job
 from pipeline.alt_text import alt_text_for, people_in_crop
-from pipeline.captions import compile_content, templates
+from pipeline.captions import compile_content
 from pipeline.models import LANGUAGES, JobOptions, NamedColor
+from pipeline.phrases import templates
 from pipeline.platforms import ALT_TEXT_LIMITS, PLATFORM_KEYS, PLATFORMS, get_spec
 from pipeline.providers.base import ContentRequest
 from socialopt.wiring import offline_services
@@ -64,7 +65,7 @@ def test_no_format_words_and_subject_only_when_known(language: str) -> None:
     if phrase:
         assert phrase in known
     else:  # named through the lexicon's broader concept, in the language
-        from pipeline.captions import lexicon
+        from pipeline.phrases import lexicon
 
         assert lexicon()["bird"][language][1] in known
     shows = templates()[language]["alt"]["shows"].split("{np}")[0]

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.captions import (
-    HOOK_CHARS,
-    KINDS,
-    colour_words,
-    compile_content,
-    compose_caption,
-    fit_content,
-    post_text,
-    templates,
-    truncate,
-    x_length,
-)
+from pipeline.captions import compile_content, compose_caption, fit_content, post_text, x_length
 from pipeline.errors import OptionsError
 from pipeline.models import LANGUAGES, TONES, NamedColor, PlatformContent
 from pipeline.niches import NICHES, match_niches
+from pipeline.phrases import HOOK_CHARS, KINDS, colour_words, templates, truncate
 from pipeline.platforms import PLATFORM_KEYS, get_spec
 from pipeline.providers.base import ContentRequest
 from tests.factories import make_analysis

@@ -151,7 +151,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 # entry with its circle; never add one.
 PENDING_CYCLES = [
     ["bot.context", "bot.errors", "bot.jobs"],
-    ["pipeline.alt_text", "pipeline.captions"],  # compile_content imports alt_text late
 ]
 
 
