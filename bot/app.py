@@ -33,7 +33,7 @@ from bot.context import SERVICES_KEY, BotContext, BotServices
 from bot.errors import BotSetupError, error_handler
 from bot.handlers import caption, common, history, photo, profiles
 from bot.handlers import settings as settings_flow
-from bot.jobs import JobRunner
+from bot.queue import JobRunner
 from bot.ratelimit import PriorityRateLimiter
 from socialopt.settings import Settings
 

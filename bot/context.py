@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 if TYPE_CHECKING:
-    from bot.jobs import JobRunner
+    from bot.queue import JobRunner
     from pipeline.services import Services
     from socialopt.settings import Settings
     from storage.repository import Repository

@@ -16,7 +16,8 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application
-from bot.errors import BotSetupError, install_redaction
+from bot.errors import BotSetupError
+from bot.logs import install_redaction
 from socialopt.settings import Settings
 
 log = logging.getLogger(__name__)

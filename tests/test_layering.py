@@ -149,9 +149,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 # Circles known when this test was written, each waiting for its fix (issue 10). Remove an
 # entry with its circle; never add one.
-PENDING_CYCLES = [
-    ["bot.context", "bot.errors", "bot.jobs"],
-]
+PENDING_CYCLES = []
 
 
 def test_no_module_imports_in_a_circle() -> None:
