@@ -76,7 +76,7 @@ async def job_options(
     return JobOptions(
         platforms=tuple(platforms),
         description=description,
-        use_ai=use_ai and settings.ai_available,
+        use_ai=use_ai and svc.ai_enabled,  # the wired services decide, not the keys
         language=user.language or settings.default_language,
         timezone=user.timezone or settings.default_timezone,
         output_format=user.output_format or settings.output_format,
@@ -85,7 +85,6 @@ async def job_options(
         product_force=product and product_force,
         logo=logo_options,
         saved_accounts=tuple(accounts),
-        hashtag_limits=dict(settings.hashtag_limits),
         source_name=source_name,
         fit=user.fit,
     )
