@@ -147,11 +147,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-# Circles known when this test was written, each waiting for its fix (issue 10). Remove an
-# entry with its circle; never add one.
-PENDING_CYCLES = []
-
-
 def test_no_module_imports_in_a_circle() -> None:
     """Every import counts, including TYPE_CHECKING and function-level ones: a circle hidden
     behind a late import is still a circle in the design."""
@@ -166,7 +161,7 @@ def test_no_module_imports_in_a_circle() -> None:
             if parts and ".".join(parts) != name:
                 deps.add(".".join(parts))
         graph[name] = deps
-    assert [c for c in _cycles(graph) if c not in PENDING_CYCLES] == []
+    assert _cycles(graph) == []
     # the checker itself finds a circle when there is one
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

@@ -379,8 +379,8 @@ def test_token_usage_is_recorded_per_call(fake):
     assert usage.by_provider == {"openai": 2}
 
 
-def test_warm_cache_makes_no_calls(fake, tmp_path):
-    """A second identical session is answered from the AI cache: no request reaches the API."""
+def cached_ai_session(fake, tmp_path):
+    """Services with an in-memory AI cache against the fake server, options and the photo."""
     services = build_services(
         Settings(
             ai_provider="openai",
@@ -391,7 +391,12 @@ def test_warm_cache_makes_no_calls(fake, tmp_path):
         cache=MemoryCache(),
     )
     options = JobOptions(platforms=("x", "pinterest"), description="my latte", use_ai=True)
-    image = (ROOT / "samples" / "coffee.jpg").read_bytes()
+    return services, options, (ROOT / "samples" / "coffee.jpg").read_bytes()
+
+
+def test_warm_cache_makes_no_calls(fake, tmp_path):
+    """A second identical session is answered from the AI cache: no request reaches the API."""
+    services, options, image = cached_ai_session(fake, tmp_path)
     cold = run_job(image, options, services)
     sent = len(fake.chat_requests())
     warm = run_job(image, options, services)
@@ -428,17 +433,7 @@ def test_a_failed_content_answer_is_not_cached(fake, tmp_path):
         return answer(request)
 
     fake.default_reply = refuse_content
-    services = build_services(
-        Settings(
-            ai_provider="openai",
-            openai_api_key=Secret("sk-test"),
-            openai_base_url=fake.base_url,
-            u2net_home=tmp_path,
-        ),
-        cache=MemoryCache(),
-    )
-    options = JobOptions(platforms=("x", "pinterest"), description="my latte", use_ai=True)
-    image = (ROOT / "samples" / "coffee.jpg").read_bytes()
+    services, options, image = cached_ai_session(fake, tmp_path)
     first = run_job(image, options, services)
     assert {r.provider for r in first.platforms.values()} == {"offline"}
     sent = len(fake.chat_requests())
