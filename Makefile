@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    := socialopt_output/demo
 
-.PHONY: install model demo test lint bench clean
+.PHONY: install model browser demo test lint bench stack clean
 
 install: $(STAMP)
 
@@ -25,7 +25,19 @@ demo: install model
 	$(BIN)/socialopt optimize samples/dandelions.jpg --platforms all \
 		--description "Dandelion clocks glowing in the evening sun" --output-dir $(OUT)
 
-test: install model
+# Headless Chromium for the browser tests (tests/test_webapp_browser.py): Debian's package, as
+# Playwright's own browser download cannot work here. Where it cannot be installed (no root or
+# no apt-get) those tests skip and say why; under CI=1 they fail instead.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (apt-get) for the browser tests"; \
+		(apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium could not be installed: the browser tests will skip (fail under CI)"; \
+	else echo "chromium is missing and needs root + apt-get: the browser tests will skip"; fi
+
+test: install model browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
@@ -40,6 +52,9 @@ bench: install model
 	$(BIN)/python bench/ai_calls.py
 	$(BIN)/python bench/photography.py
 	$(BIN)/python bench/bot_load.py
+	$(BIN)/python bench/api.py
+	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/intake_memory.py
 	$(BIN)/python bench/recognition.py
 	$(BIN)/python bench/lexicon.py
 	$(BIN)/python bench/colors.py
@@ -54,3 +69,14 @@ bench: install model
 
 clean:
 	rm -rf $(VENV) models socialopt_output .pytest_cache .ruff_cache
+
+# The API, two Celery workers and the bot (when TELEGRAM_BOT_TOKEN is set) on this machine's
+# PostgreSQL and Redis; Ctrl-C stops them all. Override any of these on the command line.
+STACK_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+STACK_REDIS_URL    ?= redis://127.0.0.1:6379/0
+STACK_ENV = JOB_BACKEND=celery REDIS_URL=$(STACK_REDIS_URL) DATABASE_URL=$(STACK_DATABASE_URL)
+
+stack: install model
+	$(STACK_ENV) $(BIN)/socialopt migrate
+	$(STACK_ENV) $(BIN)/honcho start api worker1 worker2 \
+		$$($(BIN)/python -c "from socialopt.wiring import load_settings as s; print('bot' if s().telegram_bot_token else '')")

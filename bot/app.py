@@ -28,14 +28,16 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
-from bot import keyboards
+from bot import jobs, keyboards
 from bot.context import SERVICES_KEY, BotContext, BotServices
 from bot.errors import BotSetupError, error_handler
-from bot.handlers import caption, common, history, photo, profiles
+from bot.handlers import album, caption, common, history, photo, profiles, reminders
 from bot.handlers import settings as settings_flow
-from bot.queue import JobRunner
 from bot.ratelimit import PriorityRateLimiter
+from socialopt.queue import AIBudget, JobRunner
 from socialopt.settings import Settings
+from socialopt.usecases import sessions
+from socialopt.wiring import admission, job_backend, job_defaults, services_with_cache
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +45,9 @@ log = logging.getLogger(__name__)
 DEFAULTS = Defaults(
     parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
 )
+REMOTE_JOBS = 64  # JOB_BACKEND=celery: jobs in flight on the workers (the bot only waits)
 STOP_GRACE_S = 30.0  # how long a stop waits for running jobs before recording them interrupted
 _WIRING_KEY = "_wiring"
-_HOUSEKEEPING_KEY = "_housekeeping"
 HOUSEKEEPING_EVERY_S = 6 * 3600  # retention and AI-cache expiry run at start and this often
 
 
@@ -143,13 +145,16 @@ def build_application(
         # per_message=False is intended: the photo conversation waits for messages and buttons
         # of one chat; PTB warns that buttons are then tracked per chat.
         warnings.simplefilter("ignore", PTBUserWarning)
-        conversation_and_buttons = photo.handlers()
+        conversation_and_buttons = photo.handlers(settings.draft_ttl_s)
     # F2's modules first: their /settings conversation must see a logo upload before the
     # photo conversation does; the photo flow's commands come last.
+    steps = settings_flow.StepClock()  # this application's waiting steps in /settings
+    app.bot_data[settings_flow.STEPS_KEY] = steps
     commands = [
-        h for module in (caption, profiles, history, settings_flow) for h in module.handlers()
-    ]
-    app.add_handlers(commands + conversation_and_buttons + common.handlers())
+        h for module in (caption, profiles, history, reminders) for h in module.handlers()
+    ] + settings_flow.handlers(steps)
+    # an album's items make one set job (bot.handlers.album): never the photo conversation
+    app.add_handlers(commands + album.handlers() + conversation_and_buttons + common.handlers())
     app.add_handler(common.fallback_handler())
     app.add_error_handler(error_handler)
     return app
@@ -161,28 +166,45 @@ async def _post_init(app: Application) -> None:
     settings = wiring.settings
     repo = wiring.repository
     if repo is None:
-        from storage.repository import Repository
+        from socialopt.wiring import open_repository
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        repo = await Repository.open(settings.db_path)
+        repo = await open_repository(settings)
     services = wiring.services
     if services is None:
-        services = await asyncio.to_thread(_build_services, settings)
+        services = await asyncio.to_thread(services_with_cache, settings)
     svc = BotServices(
         settings=settings,
         repo=repo,
         services=services,
-        jobs=JobRunner(settings.max_concurrent_jobs, wiring.executor),
+        jobs=JobRunner(
+            settings.max_concurrent_jobs if settings.job_backend == "local" else REMOTE_JOBS,
+            wiring.executor,
+            ai_workers=settings.ai_workers,
+        ),
+        defaults=job_defaults(settings, concurrent_jobs=settings.max_concurrent_jobs),
+        admission=admission(settings),
     )
+    svc.ai_budget = AIBudget(svc.admission.ai_calls_per_hour)
+    svc.backend = await asyncio.to_thread(job_backend, settings)
     app.bot_data[SERVICES_KEY] = svc
     app.bot_data["_owns_repo"] = wiring.repository is None
     svc.sessions_dir.mkdir(parents=True, exist_ok=True)
     await housekeep(svc)
-    app.bot_data[_HOUSEKEEPING_KEY] = asyncio.create_task(_housekeeping_loop(svc))
-    interrupted = await repo.mark_interrupted()
+    if app.job_queue is not None:  # python-telegram-bot's JobQueue runs it from then on
+        app.job_queue.run_repeating(
+            _housekeeping_job, HOUSEKEEPING_EVERY_S, first=HOUSEKEEPING_EVERY_S, name="housekeep"
+        )
+    await reminders.restore(app)  # a JobQueue job again for every pending reminder
+    # Jobs of this process died with it; jobs on Celery workers live on and are delivered
+    # when they finish (jobs.reoffer_undelivered), so nothing is marked then.
+    remote = settings.job_backend == "celery"
+    interrupted = [] if remote else await repo.mark_interrupted()
     if interrupted:
         log.warning("%d jobs were interrupted by the last stop", len(interrupted))
     await notify_interrupted(app)
+    await asyncio.to_thread(sessions.clear_drafts, svc.drafts_dir)  # no draft outlives a stop
+    await jobs.reoffer_undelivered(svc, app.bot)
     try:
         await app.bot.set_my_commands(common.COMMANDS)
     except TelegramError as exc:
@@ -205,20 +227,11 @@ async def housekeep(svc: BotServices) -> int:
     return purged
 
 
-async def _housekeeping_loop(svc: BotServices) -> None:
-    while True:
-        await asyncio.sleep(HOUSEKEEPING_EVERY_S)
-        try:
-            await housekeep(svc)
-        except Exception:  # noqa: BLE001 - housekeeping must never stop the bot
-            log.exception("housekeeping failed")
-
-
-def _build_services(settings: Settings) -> Any:
-    from socialopt.wiring import build_services
-    from storage.cache import SqliteCache
-
-    return build_services(settings, cache=SqliteCache(settings.db_path))
+async def _housekeeping_job(context: BotContext) -> None:
+    try:
+        await housekeep(context.svc)
+    except Exception:  # noqa: BLE001 - housekeeping must never stop the bot
+        log.exception("housekeeping failed")
 
 
 async def notify_interrupted(app: Application) -> int:
@@ -248,14 +261,12 @@ async def notify_interrupted(app: Application) -> int:
 
 async def _post_stop(app: Application) -> None:
     """Let running jobs finish (within STOP_GRACE_S); record the rest as interrupted."""
+    await album.close(app)  # albums still being collected
     svc: BotServices | None = app.bot_data.get(SERVICES_KEY)
     if svc is None:
         return
-    task = app.bot_data.pop(_HOUSEKEEPING_KEY, None)
-    if task is not None:
-        task.cancel()
     unfinished = await svc.jobs.stop(STOP_GRACE_S)
-    if unfinished:
+    if unfinished and svc.settings.job_backend == "local":
         marked = await svc.repo.mark_interrupted()
         log.warning(
             "stopped with %d unfinished jobs; %d sessions marked interrupted",

@@ -51,3 +51,6 @@ CAPTIONS = Callback("c")  # c:<session_id> or c:<tone>:<session_id> -> new capti
 PROFILES = Callback("pr")  # pr:p:<platform> shows accounts; pr:s:<session_id> the picker
 HISTORY = Callback("h")  # h:<session_id> -> resend a session
 SETTINGS = Callback("s")  # s:<action>[:<value>] -> the settings menu
+# rm:o:<sid> offers the next windows; rm:s:<sid>:<platform>[:anyway] sets one; rm:all:<sid> all
+REMIND = Callback("rm")
+REMINDERS = Callback("rl")  # rl:x:<reminder id> cancels one (/reminders); rl:xa cancels all

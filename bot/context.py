@@ -7,15 +7,19 @@ Use it with `ContextTypes(context=BotContext)` (done in `bot.app.build_applicati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from socialopt.backends import JobBackend, LocalBackend
+from socialopt.queue import AIBudget
+
 if TYPE_CHECKING:
-    from bot.queue import JobRunner
+    from pipeline.models import JobOptions
     from pipeline.services import Services
+    from socialopt.queue import Admission, JobRunner
     from socialopt.settings import Settings
     from storage.repository import Repository
 
@@ -30,6 +34,10 @@ class BotServices:
     repo: Repository
     services: Services | None  # pipeline services (provider, cache, remover ...)
     jobs: JobRunner
+    defaults: JobOptions  # what a job uses where the user chose nothing (wiring.job_defaults)
+    admission: Admission  # per-user limits checked before a job is created
+    ai_budget: AIBudget = field(default_factory=AIBudget)  # AI calls outside jobs, per hour
+    backend: JobBackend = field(default_factory=LocalBackend)  # where jobs run (JOB_BACKEND)
 
     @property
     def ai_enabled(self) -> bool:
@@ -40,6 +48,11 @@ class BotServices:
     def sessions_dir(self) -> Path:
         """`DATA_DIR/sessions`: each session's files live in `<sessions_dir>/<session_id>/`."""
         return self.settings.data_dir / "sessions"
+
+    @property
+    def drafts_dir(self) -> Path:
+        """`DATA_DIR/drafts`: photos waiting for their platforms, kept on disk."""
+        return self.settings.data_dir / "drafts"
 
 
 class BotContext(CallbackContext[ExtBot, dict, dict, dict]):

@@ -27,11 +27,15 @@ from bot.formatting import CAPTION_LIMIT, display_name, escape, platform_message
 from pipeline.models import JobResult, PlatformResult, ProductDecision, ProductPhoto, ProgressEvent
 from pipeline.product.background import MASK_UNRELIABLE
 from pipeline.product.photos import decision_warning
+from socialopt.queue import EXACT_POSITIONS
 
 log = logging.getLogger(__name__)
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024  # sendPhoto limit; bigger previews go as a document
 STATUS_MIN_INTERVAL_S = 1.0  # at most one status edit per second per chat (flood control)
+QUEUE_EDIT_INTERVAL_S = 5.0  # a waiting job's position is edited at most this often
+QUEUE_EDIT_DEFER_S = 10.0  # and yields to deliveries in flight for at most this long
+_in_flight = [0]  # deliveries being sent in this process (waiting-job edits yield to them)
 
 # Callback data of the closing message's buttons.
 
@@ -110,6 +114,15 @@ async def _send_product_photos(bot: ExtBot, chat_id: int, photos: Sequence[Produ
         await bot.send_media_group(chat_id, media)
 
 
+async def send_image(
+    bot: ExtBot, chat_id: int, platform: str, image: tuple[bytes, str, tuple[int, int]]
+) -> None:
+    """A platform's image as a document (untouched by Telegram): (bytes, file name, size)."""
+    data, filename, (width, height) = image
+    caption = _cut(f"{display_name(platform)} · {width}×{height}")
+    await bot.send_document(chat_id, data, filename=filename, caption=caption)
+
+
 async def send_platform(
     bot: ExtBot,
     chat_id: int,
@@ -121,17 +134,40 @@ async def send_platform(
 ) -> None:
     """One platform: its image as a document (bytes, file name, size), then its text."""
     if image is not None:
-        data, filename, (width, height) = image
-        caption = _cut(f"{display_name(platform)} · {width}×{height}")
-        await bot.send_document(chat_id, data, filename=filename, caption=caption)
+        await send_image(bot, chat_id, platform, image)
     for chunk in platform_message(result, timezone=timezone):
         await bot.send_message(chat_id, chunk)
 
 
 async def deliver(
-    bot: ExtBot, chat_id: int, result: JobResult, *, timezone: str, elapsed_s: float = 0.0
+    bot: ExtBot,
+    chat_id: int,
+    result: JobResult,
+    *,
+    timezone: str,
+    elapsed_s: float = 0.0,
+    webapp_url: str = "",
 ) -> None:
-    """Send everything a finished job produced, ending with the closing message."""
+    """Send everything a finished job produced, ending with the closing message. While it
+    runs, waiting jobs' position edits hold back (StatusMessage.queued): results first."""
+    _in_flight[0] += 1
+    try:
+        await _deliver(
+            bot, chat_id, result, timezone=timezone, elapsed_s=elapsed_s, webapp_url=webapp_url
+        )
+    finally:
+        _in_flight[0] -= 1
+
+
+async def _deliver(
+    bot: ExtBot,
+    chat_id: int,
+    result: JobResult,
+    *,
+    timezone: str,
+    elapsed_s: float,
+    webapp_url: str = "",
+) -> None:
     names = [display_name(k) for k in result.platforms]
     if result.contact_sheet:
         caption = _cut(f"All crops at a glance: {', '.join(names)}")
@@ -178,7 +214,9 @@ async def deliver(
         chat_id,
         text,
         reply_markup=keyboards.closing(
-            result.session_id, product=not result.options.product_styles
+            result.session_id,
+            product=not result.options.product_styles,
+            webapp_url=webapp_url,
         ),
     )
 
@@ -208,14 +246,51 @@ class StatusMessage:
         self._lock = asyncio.Lock()
         self._queue: asyncio.Queue[ProgressEvent] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
+        self._waiting_text = ""  # the newest position text not shown yet
+        self._waiting_task: asyncio.Task[None] | None = None
 
     # ---- text ------------------------------------------------------------------------------
 
     def queued_text(self, position: int) -> str:
+        """`position` as socialopt.queue.shown_position gives it: exact up to EXACT_POSITIONS,
+        a bucket ("about 10 ahead") further back."""
+        where = (
+            f"position {position}"
+            if position <= EXACT_POSITIONS
+            else f"about {position} ahead of you"
+        )
         return (
-            f"⏳ In the queue: position {position}. I will start as soon as a worker is free.\n"
+            f"⏳ In the queue: {where}. I will start as soon as a worker is free.\n"
             f"Session <code>{escape(self.session_id)}</code>"
         )
+
+    def queued(self, position: int) -> None:
+        """Show a waiting job's new position: the newest one wins, edited at most every
+        QUEUE_EDIT_INTERVAL_S, and only once deliveries in flight are sent (or after
+        QUEUE_EDIT_DEFER_S), so status edits never hold up results."""
+        self._waiting_text = self.queued_text(position)
+        if self._waiting_task is None or self._waiting_task.done():
+            self._waiting_task = asyncio.get_running_loop().create_task(self._show_waiting())
+
+    async def _show_waiting(self) -> None:
+        deadline = time.monotonic() + QUEUE_EDIT_INTERVAL_S + QUEUE_EDIT_DEFER_S
+        while True:
+            wait = QUEUE_EDIT_INTERVAL_S - (time.monotonic() - self._last)
+            if wait > 0 or self._lock.locked():  # too soon, or another edit in flight
+                await asyncio.sleep(max(wait, 0.05))
+            elif _in_flight[0] and time.monotonic() < deadline:  # results go first
+                await asyncio.sleep(0.25)
+            else:
+                break
+        text, self._waiting_text = self._waiting_text, ""
+        if text:
+            await self._edit(text, force=True)
+
+    def _stop_waiting(self) -> None:
+        self._waiting_text = ""
+        if self._waiting_task is not None:
+            self._waiting_task.cancel()
+            self._waiting_task = None
 
     def working_text(self) -> str:
         labels = {
@@ -240,7 +315,12 @@ class StatusMessage:
     # ---- editing ---------------------------------------------------------------------------
 
     async def show(self, text: str, *, force: bool = False) -> None:
-        """Edit the message to `text` (skips unchanged text; never raises)."""
+        """Edit the message to `text` (skips unchanged text; never raises); a position
+        waiting to be shown is dropped."""
+        self._stop_waiting()
+        await self._edit(text, force=force)
+
+    async def _edit(self, text: str, *, force: bool = False) -> None:
         async with self._lock:
             if text == self._shown:
                 return
@@ -248,6 +328,7 @@ class StatusMessage:
                 wait = self.min_interval - (time.monotonic() - self._last)
                 if wait > 0:
                     await asyncio.sleep(wait)
+            self._last = time.monotonic()  # an edit in flight counts as the last one
             try:
                 await self.bot.edit_message_text(text, self.chat_id, self.message_id)
                 self._shown = text
@@ -284,6 +365,7 @@ class StatusMessage:
 
     def close(self) -> None:
         """Stop following progress (sync; safe to call twice)."""
+        self._stop_waiting()
         if self._pump is not None:
             self._pump.cancel()
             self._pump = None

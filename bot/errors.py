@@ -18,8 +18,8 @@ from telegram import Update
 from telegram.error import BadRequest, Conflict, NetworkError, TelegramError, TimedOut
 
 from bot.context import SERVICES_KEY, BotContext
-from bot.logs import log_exception, redact
 from pipeline.errors import SocialOptError
+from socialopt.logs import log_exception, redact
 
 log = logging.getLogger("bot.errors")
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pipeline.captions import first_comment, ready_to_post
 from pipeline.models import Account, PlatformContent, PlatformResult, PostingTime
 from pipeline.platforms import PLATFORMS, get_spec
+from pipeline.posting import no_study_note
 
 MESSAGE_LIMIT = 4096  # Telegram: text message, after entity parsing
 CAPTION_LIMIT = 1024  # Telegram: media caption
@@ -162,9 +163,12 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 # -- per-platform messages ---------------------------------------------------------------------
 
 
-def _times_block(times: Sequence[PostingTime], timezone: str) -> list[str]:
+def _times_block(times: Sequence[PostingTime], timezone: str, platform: str = "") -> list[str]:
+    """The best times, or (none, for a platform no dated study covers) the plain note why."""
     if not times:
-        return []
+        spec = PLATFORMS.get(platform)
+        note = no_study_note(spec) if spec is not None else ""
+        return [escape(note)] if note else []
     tz = times[0].timezone or timezone
     lines = [f"<b>Best times to post</b> ({escape(tz)})"]
     for t in times:
@@ -263,7 +267,7 @@ def platform_message(result: PlatformResult, *, timezone: str) -> list[str]:
         lines.append("<i>Niches: " + escape(", ".join(n.name for n in result.niches)) + "</i>")
     if result.content is not None:
         lines += [""] + _content_lines(result.platform, result.content)
-    times = _times_block(_posting_times(result, timezone), timezone)
+    times = _times_block(_posting_times(result, timezone), timezone, result.platform)
     if times:
         lines += [""] + times
     accounts = accounts_block(result.profiles)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.callbacks import (
     CAPTIONS,
@@ -17,17 +17,21 @@ from bot.callbacks import (
     PHOTO,
     PRODUCT,
     PROFILES,
+    REMIND,
+    REMINDERS,
     RETRY,
     SETTINGS,
     TRY_ANYWAY,
     ZIP,
 )
-from bot.formatting import display_name
+from bot.formatting import display_name, local_time
 from pipeline.models import FITS, LANGUAGES, LOGO_POSITIONS, OUTPUT_FORMATS, TONES
 from pipeline.platforms import PLATFORM_KEYS
 
 if TYPE_CHECKING:
+    from socialopt.usecases.reminders import Offer
     from storage.records import UserSettings
+    from storage.reminders import ReminderRecord
 
 Rows = list[list[InlineKeyboardButton]]
 
@@ -113,9 +117,11 @@ def skip() -> InlineKeyboardMarkup:
 # -- results -----------------------------------------------------------------------------------
 
 
-def closing(session_id: str, *, product: bool) -> InlineKeyboardMarkup:
+def closing(session_id: str, *, product: bool, webapp_url: str = "") -> InlineKeyboardMarkup:
     """`Download all`, `Another version`, `Profiles`; `Product photos` when the job made none
-    (`product`): the detector decides on the press and says why when it refuses."""
+    (`product`): the detector decides on the press and says why when it refuses. With
+    `webapp_url` (WEBAPP_URL, https), `Adjust crops & captions` opens the Mini App on this
+    session."""
     rows = [
         [InlineKeyboardButton("📦 Download all", callback_data=ZIP(session_id))],
         [
@@ -125,7 +131,58 @@ def closing(session_id: str, *, product: bool) -> InlineKeyboardMarkup:
     ]
     if product:
         rows.append([InlineKeyboardButton("🛍 Product photos", callback_data=PRODUCT(session_id))])
+    remind = REMIND("o", session_id)
+    rows.append([InlineKeyboardButton("⏰ Remind me at the best time", callback_data=remind)])
+    if webapp_url:
+        app = WebAppInfo(f"{webapp_url.rstrip('/')}/?session={session_id}")
+        rows.insert(0, [InlineKeyboardButton("✂️ Adjust crops & captions", web_app=app)])
     return InlineKeyboardMarkup(rows)
+
+
+def reminder_offer(session_id: str, offers: Sequence[Offer]) -> InlineKeyboardMarkup | None:
+    """A button per platform with a window (`⏰ Instagram · Mon 10:00`); a window inside quiet
+    hours is offered at 07:00, with `🌙 ... anyway` for its own time; `All` when several.
+    None when no platform has a window."""
+    rows: Rows = []
+    for o in offers:
+        if o.window is None or o.send_at is None:
+            continue
+        name = display_name(o.platform)
+        row = [
+            InlineKeyboardButton(
+                f"⏰ {name} · {o.send_at:%a %H:%M}",
+                callback_data=REMIND("s", session_id, o.platform),
+            )
+        ]
+        if o.quiet:
+            row.append(
+                InlineKeyboardButton(
+                    f"🌙 {name} · {o.window.start:%H:%M} anyway",
+                    callback_data=REMIND("s", session_id, o.platform, "anyway"),
+                )
+            )
+        rows.append(row)
+    if len(rows) > 1:
+        rows.append(
+            [InlineKeyboardButton("⏰ All of them", callback_data=REMIND("all", session_id))]
+        )
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def reminders(items: Sequence[ReminderRecord]) -> InlineKeyboardMarkup | None:
+    """`✖ 1 · Instagram 07 Dec 10:00` cancels that reminder (numbered as in the list);
+    `✖ Cancel all` when there are several. None when there are none."""
+    buttons = [
+        InlineKeyboardButton(
+            f"✖ {i} · {display_name(r.platform)} {local_time(r.due_at, r.timezone)}",
+            callback_data=REMINDERS("x", str(r.id)),
+        )
+        for i, r in enumerate(items, 1)
+    ]
+    rows = _rows(buttons, 1)
+    if len(buttons) > 1:
+        rows.append([InlineKeyboardButton("✖ Cancel all", callback_data=REMINDERS("xa"))])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def try_anyway(session_id: str) -> InlineKeyboardMarkup:

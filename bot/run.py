@@ -17,7 +17,7 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application
 from bot.errors import BotSetupError
-from bot.logs import install_redaction
+from socialopt.logs import install_redaction
 from socialopt.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -30,6 +30,17 @@ HANDLE_RULES: dict[str, tuple[re.Pattern[str], int, int]] = {
     "pinterest": (re.compile(r"[A-Za-z0-9_]+"), 3, 30),
     "linkedin": (re.compile(r"[A-Za-z0-9-]+"), 3, 100),
     "facebook": (re.compile(r"[A-Za-z0-9.]+"), 5, 50),
+    "threads": (re.compile(r"[A-Za-z0-9._]+"), 1, 30),  # Threads uses the Instagram username
+    # a domain name (atproto handle): two or more labels, e.g. name.bsky.social
+    "bluesky": (
+        re.compile(
+            r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+        ),
+        3,
+        253,
+    ),
+    # user or user@server
+    "mastodon": (re.compile(r"[A-Za-z0-9_]{1,30}(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?"), 1, 284),
 }
 
 PROFILE_URLS: dict[str, str] = {
@@ -39,6 +50,9 @@ PROFILE_URLS: dict[str, str] = {
     "pinterest": "https://www.pinterest.com/{h}/",
     "linkedin": "https://www.linkedin.com/in/{h}/",
     "facebook": "https://www.facebook.com/{h}",
+    "threads": "https://www.threads.net/@{h}",
+    "bluesky": "https://bsky.app/profile/{h}",
+    "mastodon": "https://{server}/@{user}",  # only for user@server
 }
 
 SEARCH_URLS: dict[str, str] = {
@@ -48,6 +62,9 @@ SEARCH_URLS: dict[str, str] = {
     "pinterest": "https://www.pinterest.com/search/users/?q={q}",
     "linkedin": "https://www.linkedin.com/search/results/people/?keywords={q}",
     "facebook": "https://www.facebook.com/search/pages/?q={q}",
+    "threads": "https://www.threads.net/search?q={q}",
+    "bluesky": "https://bsky.app/search?q={q}",
+    "mastodon": "https://mastodon.social/tags/{tag}",
 }
 
 
@@ -73,7 +90,9 @@ def valid_handle(platform: str, handle: str) -> bool:
     pattern, low, high = HANDLE_RULES[key]
     if not (low <= len(name) <= high) or not pattern.fullmatch(name):
         return False
-    if key == "instagram" and (name.startswith(".") or name.endswith(".") or ".." in name):
+    if key in ("instagram", "threads") and (
+        name.startswith(".") or name.endswith(".") or ".." in name
+    ):
         return False
     if key == "tiktok" and name.endswith("."):
         return False
@@ -91,7 +110,11 @@ def profile_url(platform: str, handle: str) -> str:
     key = _platform_key(platform)
     if not key or not valid_handle(key, handle):
         return ""
-    return PROFILE_URLS[key].format(h=handle.strip().lstrip("@"))
+    name = handle.strip().lstrip("@")
+    if key == "mastodon":
+        user, _, server = name.partition("@")
+        return PROFILE_URLS[key].format(user=user, server=server) if server else ""
+    return PROFILE_URLS[key].format(h=name)
 
 
 def search_url(platform: str, query: str) -> str:

@@ -7,16 +7,20 @@ written from the recognised subject or the colours. Output is deterministic: any
 from a hash of the inputs plus the `variant` number (versions 0 and 1 always differ). Alt text
 is written by `pipeline.alt_text`.
 `fit_content` trims to each platform's limits; the ready-to-post text (`post_text`) is the
-caption with the hashtags appended and always fits the platform's caption limit.
+caption with the hashtags appended and always fits the platform's caption limit, counted the
+way the platform counts (`length_for`: X's weights, Bluesky's graphemes and bytes).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
+
+import regex
 
 from pipeline import rules
 from pipeline.alt_text import alt_text_for
@@ -48,7 +52,12 @@ DEFAULT_TONES: dict[str, str] = {
     "pinterest": "casual",
     "x": "casual",
     "tiktok": "casual",
+    "threads": "casual",
+    "bluesky": "casual",
+    "mastodon": "casual",
 }
+# no emoji where a screen reader would read it out in every post's first line (Mastodon)
+NO_EMOJI: frozenset[str] = frozenset({"mastodon"})
 EMOJI: dict[str, str] = {
     "casual": "✨",
     "funny": "😄",
@@ -97,14 +106,44 @@ def x_length(text: str) -> int:
     return total
 
 
+_GRAPHEME = regex.compile(r"\X")
+
+
+def graphemes(text: str) -> int:
+    """User-perceived characters (Unicode extended grapheme clusters, UAX #29): a family emoji
+    joined with ZWJs, a flag or a letter with combining marks each count once."""
+    return sum(1 for _ in _GRAPHEME.finditer(text))
+
+
+def bytes_limited(length: Callable[[str], int], limit: int, byte_cap: int) -> Callable[[str], int]:
+    """A length that also keeps the UTF-8 size within `byte_cap` when measured against
+    `limit`: max(length, bytes scaled to the limit), so it fits only when both do."""
+
+    def measure(text: str) -> int:
+        return max(length(text), math.ceil(len(text.encode("utf-8")) * limit / byte_cap))
+
+    return measure
+
+
+_COUNTERS: dict[str, Callable[[str], int]] = {"chars": len, "x": x_length, "graphemes": graphemes}
+
+
 def length_for(spec: PlatformSpec) -> Callable[[str], int]:
-    """The length function a platform counts with."""
-    return x_length if spec.key == "x" else len
+    """The length function a platform counts its caption limit with (spec.counting), with its
+    byte cap folded in (Bluesky: 300 graphemes and 3,000 bytes)."""
+    length = _COUNTERS.get(spec.counting, len)
+    if spec.caption_bytes:
+        return bytes_limited(length, spec.caption_limit, spec.caption_bytes)
+    return length
+
+
+# in-post hashtags go on their own line, except where every character is scarce (X)
+TAGS_INLINE: frozenset[str] = frozenset({"x"})
 
 
 def hashtag_separator(spec: PlatformSpec) -> str:
     """What goes between the caption and the hashtags in the ready-to-post text."""
-    return " " if spec.hashtags_in_post else "\n\n"
+    return " " if spec.hashtags_in_post and spec.key in TAGS_INLINE else "\n\n"
 
 
 def post_text(content: PlatformContent, spec: PlatformSpec) -> str:
@@ -130,7 +169,8 @@ def first_comment(content: PlatformContent, spec: PlatformSpec) -> str:
 def fit_content(content: PlatformContent, spec: PlatformSpec) -> PlatformContent:
     """Trim caption, title and alt text to the platform's limits. The caption plus its
     appended hashtags fits `caption_limit`; on X hashtags are dropped before the sentence
-    is cut, elsewhere the caption is cut first (down to a third of the limit)."""
+    is cut, elsewhere (Threads, Bluesky and Mastodon too, where tags are how posts are found)
+    the caption is cut first (down to a third of the limit)."""
     length = length_for(spec)
     tags = list(content.hashtags[: spec.hashtag_max])
     caption = content.caption.strip()
@@ -285,7 +325,7 @@ def compose_caption(
 
     closer = _pick(tpl["closers"][tone], seed, 1, variant)
     question = _pick(tpl["questions"][kind], seed, 2, variant)
-    emoji = EMOJI.get(tone, "")
+    emoji = "" if platform in NO_EMOJI else EMOJI.get(tone, "")
     title = ""
 
     if platform == "instagram":
@@ -317,6 +357,18 @@ def compose_caption(
         cta = _pick(tpl["cta"]["tiktok"], seed, 3, variant)
         caption = " ".join(p for p in (hook, emoji, cta) if p)
         title = _title(description, phrase, written, get_spec(platform).title_limit)
+    elif platform == "threads":
+        # conversational: the hook, then a question that asks for replies (one topic tag after)
+        invite = _pick(tpl["invite"]["threads"], seed, 3, variant)
+        head = f"{hook} {emoji}".strip()
+        caption = "\n\n".join(p for p in (head, f"{question} {invite}") if p)
+    elif platform == "bluesky":
+        # 300 graphemes with the tags: short and plain, like X
+        caption = " ".join(p for p in (hook, emoji, question) if p)
+    elif platform == "mastodon":
+        # descriptive, no hype and no emoji; the body is kept, boosts are the way to share
+        boost = _pick(tpl["cta"]["mastodon"], seed, 3, variant)
+        caption = "\n\n".join(p for p in (hook, body, f"{question} {boost}") if p)
     else:
         caption = "\n\n".join(p for p in (hook, body, question) if p)
     return caption, title

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.models import RenderedImage
+from pipeline.models import PlatformResult, RenderedImage
 
 BACKGROUND = (236, 236, 236)
 TEXT = (40, 40, 40)
@@ -38,6 +39,43 @@ def _thumbnail(img: Image.Image | RenderedImage, height: int) -> Image.Image:
     return thumb.resize((w, height), Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
+def balanced_rows(widths: list[int], gap: int, max_width: int) -> list[tuple[int, int]]:
+    """Split items of these widths, in order, into as few rows as fit `max_width` (gaps
+    included), their widths as even as possible (least sum of squares): nine platforms make
+    three even rows rather than two full ones and a lone last item. (start, end) per row."""
+
+    def span(a: int, b: int) -> int:
+        return gap + sum(w + gap for w in widths[a:b])
+
+    n = len(widths)
+    rows = 1
+    start = 0
+    for i in range(n):  # greedy: the fewest rows (an item wider than a row gets its own)
+        if i > start and span(start, i + 1) > max_width:
+            rows += 1
+            start = i
+    # best[k][i]: the least sum of squared row widths splitting the first i items in k rows
+    inf = float("inf")
+    best = [[inf] * (n + 1) for _ in range(rows + 1)]
+    cut = [[0] * (n + 1) for _ in range(rows + 1)]
+    best[0][0] = 0
+    for k in range(1, rows + 1):
+        for i in range(1, n + 1):
+            for j in range(k - 1, i):
+                width = span(j, i)
+                if i - j > 1 and width > max_width:
+                    continue
+                value = best[k - 1][j] + width * width
+                if value < best[k][i]:
+                    best[k][i], cut[k][i] = value, j
+    out: list[tuple[int, int]] = []
+    end = n
+    for k in range(rows, 0, -1):
+        out.append((cut[k][end], end))
+        end = cut[k][end]
+    return out[::-1]
+
+
 def make_contact_sheet(
     items: list[tuple[str, Image.Image | RenderedImage]],
     *,
@@ -60,14 +98,7 @@ def make_contact_sheet(
     for label, img in items:
         thumbs.append((label, _thumbnail(img, height)))
 
-    rows: list[list[tuple[str, Image.Image]]] = [[]]
-    row_w = gap
-    for label, thumb in thumbs:
-        if rows[-1] and row_w + thumb.width + gap > max_width:
-            rows.append([])
-            row_w = gap
-        rows[-1].append((label, thumb))
-        row_w += thumb.width + gap
+    rows = [thumbs[a:b] for a, b in balanced_rows([t.width for _, t in thumbs], gap, max_width)]
 
     def width_of(row: list[tuple[str, Image.Image]]) -> int:
         return gap + sum(t.width + gap for _, t in row)
@@ -89,3 +120,18 @@ def make_contact_sheet(
     buf = io.BytesIO()
     sheet.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+def results_sheet(
+    results: Mapping[str, PlatformResult],
+    names: Mapping[str, str],
+    suffix: Callable[[str], str] = lambda _key: "",
+) -> bytes:
+    """The preview of a job: each platform's image labelled `<name> <W>x<H><suffix>`; b""
+    when no platform has an image."""
+    items = [
+        (f"{names[k]} {r.image.width}x{r.image.height}{suffix(k)}", r.image)
+        for k, r in results.items()
+        if r.image is not None
+    ]
+    return make_contact_sheet(items) if items else b""

@@ -24,7 +24,7 @@ class SocialOptError(Exception):
 class IntakeError(SocialOptError):
     """The input image cannot be used. Codes: INVALID_IMAGE_FORMAT, IMAGE_TOO_LARGE,
     IMAGE_TOO_SMALL, CORRUPT_IMAGE, DECOMPRESSION_BOMB, URL_NOT_ALLOWED, URL_FETCH_FAILED,
-    FILE_NOT_FOUND, EMPTY_FILE."""
+    FILE_NOT_FOUND, EMPTY_FILE, NOT_A_FILE, FILE_UNREADABLE, INVALID_URL."""
 
     code = "INVALID_IMAGE"
 
@@ -34,6 +34,13 @@ class OptionsError(SocialOptError):
     UNKNOWN_TIMEZONE, UNKNOWN_LANGUAGE, UNKNOWN_STYLE, INVALID_LOGO."""
 
     code = "INVALID_OPTION"
+
+
+class OutputError(SocialOptError):
+    """Results could not be written. Codes: DISK_FULL (disk or quota full; the partial files
+    are removed), OUTPUT_DIR_UNUSABLE, OUTPUT_FAILED, UNSAFE_PATH."""
+
+    code = "OUTPUT_FAILED"
 
 
 class ProcessingError(SocialOptError):

@@ -47,7 +47,12 @@ from pipeline.niches import (
 from pipeline.platforms import PlatformSpec
 
 MAX_TAG_CHARS = 30  # longer tags are unreadable and rarely searched: dropped, never cut
-_URLISH = re.compile(r"(?:https?:|www\.|://|\.(?:com|net|org|io|ru|de)\b)", re.IGNORECASE)
+_URLISH = re.compile(
+    r"(?:https?:|www\.|://|\.(?:com|net|org|io|ru|de)\b"
+    # a URL with its punctuation stripped: #Httpstwittercom..., #WwwInstagramCom
+    r"|^(?:https?|www)(?:www)?[a-z]|(?:twitter|instagram|facebook|tiktok|youtube)com)",
+    re.IGNORECASE,
+)
 _INVALID = re.compile(r"[^\w]", re.UNICODE)
 
 
@@ -113,6 +118,11 @@ def _kb_forms() -> dict[str, str]:
         for tag in info.all_tags():
             forms.setdefault(_key(tag), tag.lstrip("#"))
     return forms
+
+
+def known_tag(tag: str) -> bool:
+    """True for a tag of the knowledge base (any case, with or without '#')."""
+    return _key(tag) in _kb_forms()
 
 
 def _split_words(word: str) -> list[str] | None:

@@ -7,14 +7,16 @@ from it alone.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from pipeline import captions
-from pipeline.errors import SocialOptError
+from pipeline import captions, posting
+from pipeline.errors import OutputError, SocialOptError
 from pipeline.models import JobResult, OutputFiles, PlatformContent, PlatformResult
 from pipeline.platforms import PLATFORMS, PlatformSpec
 from pipeline.serialize import account_list, hashtag_list, to_dict
@@ -67,6 +69,7 @@ def _platform_dict(key: str, res: PlatformResult, variant: int) -> dict[str, Any
         "variant": variant if res.provider == "offline" else None,
         "variants": [{"variant": i, **_text_dict(v, spec)} for i, v in enumerate(res.variants)],
         "posting_times": [to_dict(t) for t in res.posting_times],
+        "posting_times_note": posting.no_study_note(spec),  # why there are none, if none
         "profile_results": {"extracted_usernames": handles, "total_usernames": len(handles)},
         "accounts": [to_dict(a) for a in res.profiles],
         "processing_time": res.processing_time,
@@ -181,8 +184,15 @@ def caption_text(platform: str, data: dict[str, Any]) -> str:
         lines.append(f"Image: {data['processed_image']} ({img.get('width')}x{img.get('height')})")
     if data.get("image_url"):
         lines.append(f"Image URL: {data['image_url']}")
+    for slide in data.get("slides") or []:  # a carousel (pipeline.carousel): every slide
+        alt = f" - alt: {slide['alt_text']}" if slide.get("alt_text") else ""
+        lines.append(f"Slide {slide['n']}: {slide.get('file') or 'failed'}{alt}")
+    for left in data.get("left_out") or []:
+        lines.append(f"Left out (over the limit): photo {left['n']} ({left['photo']})")
     limit = f" / {spec.caption_limit}" if spec else ""
-    lines.append(f"Caption length: {len(caption)}{limit} characters")
+    graphemes = bool(spec and spec.counting == "graphemes")  # Bluesky counts graphemes
+    count = captions.graphemes(caption) if graphemes else len(caption)
+    lines.append(f"Caption length: {count}{limit} {'graphemes' if graphemes else 'characters'}")
     cap = f" / {spec.hashtag_max}" if spec else ""
     lines.append(f"Hashtags: {len(hashtags)}{cap}")
     if data.get("alt_text"):
@@ -194,7 +204,10 @@ def caption_text(platform: str, data: dict[str, Any]) -> str:
     times = data.get("posting_times", [])
     zone = times[0]["timezone"] if times else "UTC"
     lines += ["", THIN, f"BEST POSTING TIMES ({zone})", THIN]
-    lines += [f"- {t['day']} {t['start']}-{t['end']} ({t['study']})" for t in times] or ["- n/a"]
+    none = data.get("posting_times_note") or (posting.no_study_note(spec) if spec else "")
+    lines += [f"- {t['day']} {t['start']}-{t['end']} ({t['study']})" for t in times] or [
+        f"- {none or 'n/a'}"
+    ]
     lines += ["", THIN, "SUGGESTED ACCOUNTS TO TAG", THIN]
     lines += [_account_line(a) for a in account_list(data)] or ["- none yet"]
     if data.get("status") != "completed" and data.get("error"):
@@ -206,41 +219,184 @@ def caption_text(platform: str, data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Free space a job needs before it starts: its outputs (nine platforms, product photos,
+# preview, zip) stay well below this, and what is left keeps the database's failure path alive.
+MIN_FREE_BYTES = 64 * 1024 * 1024
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _disk_full(folder: Path) -> OutputError:
+    return OutputError(
+        f"The disk holding {folder} is full, so the results could not be saved. Free some "
+        "space and try again.",
+        code="DISK_FULL",
+    )
+
+
+def inside(folder: Path, name: str) -> Path:
+    """`folder / name` for a plain file name only: no separators, no `..`, and the resolved
+    path's parent is the resolved folder (a symlinked folder is fine, an escape is not)."""
+    path = folder / name
+    if (
+        not name
+        or name in {".", ".."}
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or path.resolve().parent != folder.resolve()
+    ):
+        shown = name if len(name) <= 60 else name[:60] + "…"
+        raise OutputError(f"{shown!r} cannot be a file name inside {folder}.", code="UNSAFE_PATH")
+    return path
+
+
+def check_free_space(folder: Path, need_bytes: int = MIN_FREE_BYTES) -> None:
+    """Raise DISK_FULL unless the disk holding `folder` (or its nearest existing parent) has
+    `need_bytes` free: checked before a job starts, so a job does not die at its last step."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return  # not measurable here: the writes themselves still fail cleanly
+    if free < need_bytes:
+        raise _disk_full(folder)
+
+
+def prepare_output_dir(folder: Path, need_bytes: int = MIN_FREE_BYTES) -> Path:
+    """Create `folder` and prove it can take files, before any work: OUTPUT_DIR_UNUSABLE when
+    it is a file, cannot be created or is not writable; DISK_FULL when space is short."""
+    folder = Path(folder).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".socialopt-write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise _disk_full(folder) from None
+        reason = exc.strerror or type(exc).__name__
+        raise OutputError(
+            f"I cannot write into the output folder {folder}: {reason}.",
+            code="OUTPUT_DIR_UNUSABLE",
+        ) from None
+    check_free_space(folder, need_bytes)
+    return folder
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class _Writer:
+    """Writes files into one folder and, on a failed write, removes every file it wrote and
+    raises OutputError (DISK_FULL for a full disk or quota): no partial set is left behind."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written: list[Path] = []
+
+    def write(self, name: str, data: bytes) -> Path:
+        path = inside(self.folder, name)
+        _write_atomic(path, data)
+        self.written.append(path)
+        return path
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc is None:
+            return
+        for path in self.written:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            if exc.errno in _FULL:
+                raise _disk_full(self.folder) from exc
+            reason = exc.strerror or type(exc).__name__
+            raise OutputError(
+                f"Writing the results into {self.folder} failed: {reason}.",
+                code="OUTPUT_FAILED",
+            ) from exc
+
+
+def _checked_platforms(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The platforms of a results document, refusing unknown names and non-object entries:
+    a platform key becomes part of a file name."""
+    platforms = results.get("platforms")
+    if not isinstance(platforms, dict):
+        raise SocialOptError("The results have no 'platforms' section.", code="RESULTS_INVALID")
+    for key, data in platforms.items():
+        if key not in PLATFORMS:
+            shown = str(key) if len(str(key)) <= 40 else str(key)[:40] + "…"
+            raise SocialOptError(
+                f"The results name an unknown platform {shown!r}; known: {', '.join(PLATFORMS)}.",
+                code="RESULTS_INVALID",
+            )
+        if not isinstance(data, dict):
+            raise SocialOptError(
+                f"The results entry for {key} is not an object.", code="RESULTS_INVALID"
+            )
+    return platforms
+
+
+def _write_captions(results: dict[str, Any], writer: _Writer) -> dict[str, Path]:
+    texts: dict[str, bytes] = {}
+    for key, data in _checked_platforms(results).items():
+        try:
+            texts[key] = caption_text(key, data).encode("utf-8")
+        except (TypeError, KeyError, AttributeError, ValueError, IndexError) as exc:
+            raise SocialOptError(
+                f"The results entry for {key} has a field of the wrong type "
+                f"({type(exc).__name__}).",
+                code="RESULTS_INVALID",
+            ) from None
+    return {key: writer.write(f"{key}_caption.txt", text) for key, text in texts.items()}
 
 
 def write_captions(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
-    written: dict[str, Path] = {}
-    for key, data in results["platforms"].items():
-        path = out_dir / f"{key}_caption.txt"
-        _write_atomic(path, caption_text(key, data).encode("utf-8"))
-        written[key] = path
-    return written
+    """The `<platform>_caption.txt` files of a results document (known platforms only)."""
+    with _Writer(out_dir) as writer:
+        return _write_captions(results, writer)
 
 
 def write_outputs(result: JobResult, out_dir: Path) -> OutputFiles:
-    """Write every file of a job into `out_dir`; results.json is written last."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write every file of a job into `out_dir`; results.json is written last. A failed
+    write removes what this call wrote and raises OutputError (DISK_FULL when the disk or
+    quota is full, OUTPUT_FAILED otherwise)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise _disk_full(out_dir) from None
+        raise OutputError(
+            f"I cannot create the output folder {out_dir}: {exc.strerror}.",
+            code="OUTPUT_DIR_UNUSABLE",
+        ) from None
     images: dict[str, Path] = {}
     products: list[Path] = []
-    for key, res in result.platforms.items():
-        if res.image is not None:
-            images[key] = out_dir / res.image.filename(key)
-            _write_atomic(images[key], res.image.data)
-        for photo in res.product_photos:
-            path = out_dir / photo.filename
-            _write_atomic(path, photo.image.data)
-            products.append(path)
-    preview = out_dir / "preview.jpg"
-    if result.contact_sheet:
-        _write_atomic(preview, result.contact_sheet)
-    doc = results_to_dict(result)
-    captions = write_captions(doc, out_dir)
-    results_json = out_dir / "results.json"
-    _write_atomic(results_json, json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
+    with _Writer(out_dir) as writer:
+        for key, res in result.platforms.items():
+            if res.image is not None:
+                images[key] = writer.write(res.image.filename(key), res.image.data)
+            for photo in res.product_photos:
+                products.append(writer.write(photo.filename, photo.image.data))
+        preview = out_dir / "preview.jpg"
+        if result.contact_sheet:
+            writer.write(preview.name, result.contact_sheet)
+        doc = results_to_dict(result)
+        captions = _write_captions(doc, writer)
+        body = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
+        results_json = writer.write("results.json", body)
     return OutputFiles(out_dir, results_json, preview, images, captions, products)
 
 
@@ -266,8 +422,8 @@ def load_results(path: Path) -> tuple[dict[str, Any], Path]:
 def compile_captions(path: Path, out_dir: Path | None = None) -> dict[str, Path]:
     """Rebuild the caption files from a saved results.json (the seed's compilation only)."""
     doc, folder = load_results(path)
-    target = out_dir or folder
-    target.mkdir(parents=True, exist_ok=True)
+    _checked_platforms(doc)  # refused before anything is created
+    target = prepare_output_dir(out_dir, need_bytes=0) if out_dir else folder
     return write_captions(doc, target)
 
 

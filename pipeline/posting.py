@@ -14,6 +14,7 @@ from pipeline import rules
 from pipeline.models import PostingTime
 from pipeline.platforms import PlatformSpec, PostingWindow
 
+FACTS_CHECKED = "2026-11-30"  # the last time the studies in shared/platform-facts.md were read
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -38,10 +39,21 @@ def _local(window: PostingWindow, label: str) -> PostingTime:
     )
 
 
+def no_study_note(spec: PlatformSpec) -> str:
+    """What to say instead of times for a platform without a dated study ("" when it has
+    one): plainly that there is none, so no time is ever invented."""
+    if spec.posting_windows:
+        return ""
+    return (
+        f"No dated study of the best posting times for {spec.display_name} is known to "
+        f"socialopt (platform facts checked {FACTS_CHECKED}), so none are given."
+    )
+
+
 def best_times(spec: PlatformSpec, timezone: str = "UTC", limit: int = 3) -> list[PostingTime]:
     """Up to `limit` recommended windows as local hours in `timezone`, each labelled with its
     study. Picks round-robin across studies (so every study is heard), then sorts by weekday
-    and hour."""
+    and hour. Empty for a platform no study covers (see `no_study_note`)."""
     label = zone_label(timezone)
     by_study: dict[str, list[PostingWindow]] = {}
     for window in spec.posting_windows:

@@ -123,9 +123,10 @@ class Recogniser:
             return self._session
 
     def warm(self) -> None:
-        """Start loading the model in the background (a no-op once it is loaded)."""
+        """Start loading the model in the background (a no-op once it is loaded). Not a daemon
+        thread: a process that exits while onnxruntime is still loading would abort."""
         if self._session is None and not self._failed:
-            threading.Thread(target=self._get_session, name="recogniser-load", daemon=True).start()
+            threading.Thread(target=self._get_session, name="recogniser-load").start()
 
     def probabilities(self, img: Image.Image) -> np.ndarray | None:
         """Softmax probabilities over the 1000 ImageNet classes, or None without a model."""

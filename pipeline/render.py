@@ -27,7 +27,7 @@ JPEG_QUALITIES = (90, 85, 80, 75, 70, 60, 50, 40)
 WEBP_QUALITIES = (90, 85, 80, 70, 60, 50, 40)
 PNG_LOSSLESS = 100  # "quality" reported for a lossless PNG
 PNG_QUANTIZED = 80  # ... and for a 256-colour PNG
-DOWNSCALE_STEPS = (0.85, 0.7, 0.55, 0.4)  # last resort: soften by down+up scaling
+DOWNSCALE_STEPS = (0.85, 0.7, 0.55, 0.4, 0.25)  # last resort: soften by down+up scaling
 
 
 # More renders at once than cores only adds memory (each holds ~15-25 MB of intermediates

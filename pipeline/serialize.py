@@ -11,8 +11,10 @@ from pipeline.models import (
     NamedColor,
     Niche,
     PlatformContent,
+    PlatformResult,
     PostingTime,
     Recognition,
+    RenderedImage,
 )
 
 
@@ -88,3 +90,32 @@ def account_list(data: dict[str, Any]) -> list[dict[str, Any]]:
         names = profiles.get("extracted_usernames") or []
         return [{"handle": str(h), "source": "saved"} for h in names if str(h).strip()]
     return []
+
+
+def platform_result_from_dict(platform: str, data: dict[str, Any]) -> PlatformResult:
+    """A PlatformResult rebuilt from results.json (`platforms.<name>`), without image bytes."""
+    image = None
+    info = data.get("image")
+    if isinstance(info, dict) and info.get("width"):
+        image = RenderedImage(
+            b"", int(info["width"]), int(info["height"]), str(info.get("format") or "JPEG")
+        )
+    content = None
+    if data.get("caption") or data.get("hashtags"):
+        content = PlatformContent(
+            caption=str(data.get("caption") or ""),
+            hashtags=hashtag_list(data),
+            alt_text=str(data.get("alt_text") or ""),
+            title=str(data.get("title") or ""),
+            provider=str(data.get("provider") or "offline"),
+        )
+    return PlatformResult(
+        platform=platform,
+        status=str(data.get("status") or "completed"),
+        image=image,
+        content=content,
+        posting_times=[posting_time_from_dict(t) for t in data.get("posting_times") or []],
+        profiles=[account_from_dict(a) for a in account_list(data)],
+        provider=str(data.get("provider") or "offline"),
+        error=data.get("error"),
+    )

@@ -10,9 +10,20 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from pipeline.providers.base import Provider
+from pipeline.ports import (
+    BackgroundRemover,
+    Cache,
+    HashtagSource,
+    ImageEditor,
+    Provider,
+    Recogniser,
+    Uploader,
+)
+
+if TYPE_CHECKING:  # Pillow and numpy load only when a job decodes an image
+    from pipeline.intake import IntakeLimits
 
 
 def cache_key(
@@ -37,14 +48,6 @@ def cache_key(
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class Cache(Protocol):
-    """A small key -> JSON-able dict store with expiry (SQLite or memory)."""
-
-    def get(self, key: str) -> dict[str, Any] | None: ...
-
-    def put(self, key: str, value: dict[str, Any], ttl_s: float) -> None: ...
-
-
 @dataclass
 class Services:
     provider: Provider  # primary provider for analysis and captions
@@ -53,14 +56,17 @@ class Services:
     cache: Cache | None = None
     cache_ttl_s: float = 7 * 86400
     model_id: str = "offline"  # part of the AI cache key
-    remover: Any = None  # pipeline.product.background.BackgroundRemover
-    uploader: Any = None  # pipeline.product.cloud.CloudinaryUploader
-    image_editor: Any = None  # pipeline.product.openai_edit.OpenAIImageEditor
-    hashtag_sources: Any = None  # pipeline.hashtag_sources.HashtagSources
+    remover: BackgroundRemover | None = None  # None: no product photography
+    uploader: Uploader | None = None  # Cloudinary when configured
+    image_editor: ImageEditor | None = None  # OpenAI images.edit when keyed
+    hashtag_sources: HashtagSource | None = None  # live hashtag sites when switched on
     hashtag_limits: dict[str, int] = field(default_factory=dict)
-    intake_limits: Any = None  # pipeline.intake.IntakeLimits
-    recogniser: Any = None  # pipeline.recognition.Recogniser (None: no subject recognition)
+    intake_limits: IntakeLimits | None = None  # None: the defaults
+    recogniser: Recogniser | None = None  # None: no subject recognition
 
     @property
     def ai_enabled(self) -> bool:
         return self.provider.name != "offline"
+
+
+__all__ = ["Cache", "Services", "cache_key"]

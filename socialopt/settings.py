@@ -14,7 +14,17 @@ from dotenv import load_dotenv
 
 # Every platform, in the pipeline's order (pipeline.platforms.PLATFORM_KEYS; a test keeps the two
 # equal): the default for DEFAULT_PLATFORMS.
-ALL_PLATFORMS: tuple[str, ...] = ("instagram", "facebook", "linkedin", "pinterest", "x", "tiktok")
+ALL_PLATFORMS: tuple[str, ...] = (
+    "instagram",
+    "facebook",
+    "linkedin",
+    "pinterest",
+    "x",
+    "tiktok",
+    "threads",
+    "bluesky",
+    "mastodon",
+)
 
 
 class Secret:
@@ -47,6 +57,10 @@ def _str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+# A value that fails to parse may be a key pasted into the wrong line: never echo it back.
+_NOT_SHOWN = "the value given is not shown, in case it is a secret"
+
+
 def _int(name: str, default: int) -> int:
     raw = _str(name)
     if not raw:
@@ -54,7 +68,7 @@ def _int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+        raise SettingsError(f"{name} must be a whole number ({_NOT_SHOWN})") from exc
 
 
 def _float(name: str, default: float) -> float:
@@ -64,7 +78,7 @@ def _float(name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+        raise SettingsError(f"{name} must be a number ({_NOT_SHOWN})") from exc
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -75,7 +89,7 @@ def _bool(name: str, default: bool) -> bool:
         return True
     if raw in {"0", "false", "no", "off"}:
         return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    raise SettingsError(f"{name} must be true or false ({_NOT_SHOWN})")
 
 
 def _list(name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -93,7 +107,9 @@ def _int_map(name: str) -> dict[str, int]:
         try:
             out[key.strip().lower()] = int(value)
         except ValueError as exc:
-            raise SettingsError(f"{name}: expected platform=number, got {item!r}") from exc
+            raise SettingsError(
+                f"{name}: expected platform=number, got {key.strip()[:20]!r}=({_NOT_SHOWN})"
+            ) from exc
     return out
 
 
@@ -108,10 +124,37 @@ def default_models_dir() -> Path:
     return (base / "socialopt" / "models").expanduser().resolve()
 
 
+def _http_url(name: str) -> str:
+    """An http(s) URL without a trailing slash, or "" when unset."""
+    raw = _str(name).rstrip("/")
+    if raw and not raw.lower().startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw
+
+
+def _https_url(name: str) -> str:
+    """An https URL without a trailing slash (Telegram opens Mini Apps only over https)."""
+    raw = _str(name).rstrip("/")
+    if raw and not raw.lower().startswith("https://"):
+        raise SettingsError(f"{name} must be an https:// URL (Telegram requires it), got {raw!r}")
+    return raw
+
+
 def _dir(name: str) -> Path | None:
     """A folder setting as an absolute path (a relative one resolves against the cwd now)."""
     raw = _str(name)
     return Path(raw).expanduser().resolve() if raw else None
+
+
+def _database_url(name: str) -> str:
+    """A postgresql:// URL, or "" (SQLite) when unset."""
+    raw = _str(name)
+    if raw and raw.split("://", 1)[0].lower() not in ("postgresql", "postgres"):
+        raise SettingsError(
+            f"{name} must be a postgresql:// URL; leave it empty for SQLite in DATA_DIR "
+            f"({_NOT_SHOWN})"
+        )
+    return raw
 
 
 @dataclass(frozen=True)
@@ -134,6 +177,9 @@ class Settings:
 
     # Platform rule overrides, e.g. HASHTAG_LIMITS="instagram=5,x=2"
     hashtag_limits: dict[str, int] = field(default_factory=dict)
+    # A Mastodon server (https://mastodon.social): its own caption limit is read from
+    # /api/v2/instance when the services are built; empty = Mastodon's default of 500
+    mastodon_server_url: str = ""
 
     # AI providers
     ai_provider: str = "auto"  # auto | openai | gemini | offline
@@ -144,7 +190,14 @@ class Settings:
     gemini_api_key: Secret = field(default_factory=lambda: Secret(""))
     gemini_base_url: str = ""
     gemini_model: str = "gemini-2.5-flash"
-    ai_timeout_s: float = 60.0
+    # seconds for an answer; 0 (unset) = 60 s, or 300 s for a server on this machine or network
+    ai_timeout_s: float = 0.0
+    openai_timeout_s: float = 0.0  # per provider; 0 = AI_TIMEOUT_S's rule
+
+    gemini_timeout_s: float = 0.0
+    ai_stall_s: float = 60.0  # a streamed answer silent this long is given up
+    openai_stream: bool = True
+    openai_label: str = ""  # what users are told; "" = "OpenAI" or "<model> at <host> (...)"
     ai_max_retries: int = 2
     ai_cache_days: int = 7
     hashtag_sources: tuple[str, ...] = ()
@@ -166,6 +219,37 @@ class Settings:
     allowed_user_ids: tuple[int, ...] = ()
     jobs_per_hour: int = 20
     max_concurrent_jobs: int = 2
+    draft_ttl_s: int = 1800  # an unanswered photo draft expires (python-telegram-bot timeout)
+    ai_calls_per_hour: int = 30  # per user, AI calls outside jobs (/caption, /profiles); 0 = off
+    ai_workers: int = 4  # threads for blocking AI/network calls outside jobs
+
+    # REST API (`socialopt api`)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_public_url: str = ""  # how callers reach the API (file URLs); "" = http://host:port
+    api_rate_optimize: str = "5/minute"  # per key, `limits` notation
+    api_rate_overall: str = "100/hour"
+    # The Mini App and playground at /app/ (api/webapp.py)
+    webapp_url: str = ""  # https URL of /app/ for the bot's "Adjust" button; "" = no button
+    webapp_local_key: bool = True  # /app/ on 127.0.0.1 may fetch a local key (playground)
+    webapp_init_max_age_s: int = 86400  # Telegram initData older than this is refused
+    redis_url: str = ""  # rate limits (and later the queue) on Redis when set
+    webhook_attempts: int = 4  # deliveries of one event, with backoff between them
+    webhook_backoff_s: float = 2.0  # the first wait; each later one is 4 times longer
+
+    # Past one machine: jobs on Celery, files on S3 (both off by default)
+    job_backend: str = "local"  # local | celery
+    celery_broker_url: str = ""  # "" = REDIS_URL, else redis://127.0.0.1:6379/0
+    processing_timeout_s: int = 600  # a job's soft time limit (the hard one is 30 s later)
+    celery_visibility_timeout_s: int = 900  # an unacknowledged job goes back to the queue
+    s3_bucket: str = ""  # set to keep session files in S3-compatible storage
+    s3_endpoint_url: str = ""
+    s3_access_key: Secret = field(default_factory=lambda: Secret(""))
+    s3_secret_key: Secret = field(default_factory=lambda: Secret(""))
+    s3_region: str = "us-east-1"
+
+    # PostgreSQL (postgresql://user:pass@host:5432/db); empty = SQLite in DATA_DIR
+    database_url: Secret = field(default_factory=lambda: Secret(""))
 
     # Storage housekeeping
     retention_days: int = 30
@@ -221,7 +305,7 @@ class Settings:
         provider = _str("AI_PROVIDER", "auto").lower()
         if provider not in {"auto", "openai", "gemini", "offline"}:
             raise SettingsError(
-                f"AI_PROVIDER must be auto, openai, gemini or offline, got {provider!r}"
+                f"AI_PROVIDER must be auto, openai, gemini or offline ({_NOT_SHOWN})"
             )
         try:
             allowed = tuple(int(x) for x in _list("ALLOWED_USER_IDS"))
@@ -242,6 +326,7 @@ class Settings:
             url_timeout_s=_float("URL_TIMEOUT_S", defaults.url_timeout_s),
             allow_private_urls=_bool("ALLOW_PRIVATE_URLS", defaults.allow_private_urls),
             hashtag_limits=_int_map("HASHTAG_LIMITS"),
+            mastodon_server_url=_http_url("MASTODON_SERVER_URL"),
             ai_provider=provider,
             openai_api_key=Secret(_str("OPENAI_API_KEY")),
             openai_base_url=_str("OPENAI_BASE_URL"),
@@ -251,6 +336,11 @@ class Settings:
             gemini_base_url=_str("GOOGLE_GEMINI_BASE_URL"),
             gemini_model=_str("GEMINI_MODEL", defaults.gemini_model),
             ai_timeout_s=_float("AI_TIMEOUT_S", defaults.ai_timeout_s),
+            openai_timeout_s=_float("OPENAI_TIMEOUT_S", defaults.openai_timeout_s),
+            gemini_timeout_s=_float("GEMINI_TIMEOUT_S", defaults.gemini_timeout_s),
+            ai_stall_s=_float("AI_STALL_S", defaults.ai_stall_s),
+            openai_stream=_bool("OPENAI_STREAM", defaults.openai_stream),
+            openai_label=_str("OPENAI_LABEL"),
             ai_max_retries=_int("AI_MAX_RETRIES", defaults.ai_max_retries),
             ai_cache_days=_int("AI_CACHE_DAYS", defaults.ai_cache_days),
             hashtag_sources=_list("HASHTAG_SOURCES"),
@@ -266,6 +356,32 @@ class Settings:
             allowed_user_ids=allowed,
             jobs_per_hour=_int("JOBS_PER_HOUR", defaults.jobs_per_hour),
             max_concurrent_jobs=_int("MAX_CONCURRENT_JOBS", defaults.max_concurrent_jobs),
+            draft_ttl_s=_int("DRAFT_TTL_S", defaults.draft_ttl_s),
+            ai_calls_per_hour=_int("AI_CALLS_PER_HOUR", defaults.ai_calls_per_hour),
+            ai_workers=_int("AI_WORKERS", defaults.ai_workers),
+            api_host=_str("API_HOST", defaults.api_host),
+            api_port=_int("API_PORT", defaults.api_port),
+            api_public_url=_str("API_PUBLIC_URL").rstrip("/"),
+            api_rate_optimize=_str("API_RATE_OPTIMIZE", defaults.api_rate_optimize),
+            api_rate_overall=_str("API_RATE_OVERALL", defaults.api_rate_overall),
+            webapp_url=_https_url("WEBAPP_URL"),
+            webapp_local_key=_bool("WEBAPP_LOCAL_KEY", defaults.webapp_local_key),
+            webapp_init_max_age_s=_int("WEBAPP_INIT_MAX_AGE_S", defaults.webapp_init_max_age_s),
+            redis_url=_str("REDIS_URL"),
+            webhook_attempts=_int("WEBHOOK_ATTEMPTS", defaults.webhook_attempts),
+            webhook_backoff_s=_float("WEBHOOK_BACKOFF_S", defaults.webhook_backoff_s),
+            job_backend=_str("JOB_BACKEND", defaults.job_backend).lower(),
+            celery_broker_url=_str("CELERY_BROKER_URL"),
+            processing_timeout_s=_int("PROCESSING_TIMEOUT", defaults.processing_timeout_s),
+            celery_visibility_timeout_s=_int(
+                "CELERY_VISIBILITY_TIMEOUT_S", defaults.celery_visibility_timeout_s
+            ),
+            s3_bucket=_str("S3_BUCKET"),
+            s3_endpoint_url=_str("S3_ENDPOINT_URL"),
+            s3_access_key=Secret(_str("S3_ACCESS_KEY_ID") or _str("AWS_ACCESS_KEY_ID")),
+            s3_secret_key=Secret(_str("S3_SECRET_ACCESS_KEY") or _str("AWS_SECRET_ACCESS_KEY")),
+            s3_region=_str("S3_REGION", defaults.s3_region),
+            database_url=Secret(_database_url("DATABASE_URL")),
             retention_days=_int("RETENTION_DAYS", defaults.retention_days),
             user_quota_mb=_int("USER_QUOTA_MB", defaults.user_quota_mb),
         )
@@ -280,6 +396,8 @@ class Settings:
                 self.cloudinary_url,
                 self.telegram_bot_token,
                 self.webhook_secret,
+                self.s3_secret_key,
+                self.database_url,
             )
             if s
         ]

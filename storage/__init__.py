@@ -1,4 +1,5 @@
-"""Storage: SQLite (aiosqlite) repository, migrations, AI cache and CLI records."""
+"""Storage: the repository on SQLite (aiosqlite) or PostgreSQL (psycopg), migrations, AI cache
+and CLI records."""
 
 from storage.errors import InvalidHandle, QuotaExceeded, SessionNotFound, StorageError
 from storage.records import FileRecord, PlatformRow, SessionRecord, UserSettings

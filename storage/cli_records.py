@@ -1,4 +1,5 @@
-"""Synchronous helpers for the CLI: record a finished run and list past runs (user id 0)."""
+"""Synchronous helpers for the CLI: record a finished run and list past runs (user id 0), in a
+SQLite file or a PostgreSQL database (a `postgresql://` URL)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from storage.db import Target, is_postgres
 from storage.records import (
     SessionRecord,
     files_in_dir,
@@ -30,7 +32,7 @@ def _source(result: Mapping[str, Any]) -> tuple[str, str]:
     return name, str(result.get("source_hash") or digest)
 
 
-async def _record(db_path: Path, result: Mapping[str, Any], out_dir: Path) -> SessionRecord:
+async def _record(db_path: Target, result: Mapping[str, Any], out_dir: Path) -> SessionRecord:
     sid = str(result.get("session_id") or "")
     if sid and not valid_session_id(sid):
         sid = ""
@@ -73,21 +75,25 @@ async def _record(db_path: Path, result: Mapping[str, Any], out_dir: Path) -> Se
     return final
 
 
+def _target(db_path: Target) -> Target:
+    return db_path if is_postgres(db_path) else Path(db_path)
+
+
 def record_cli_run(
-    db_path: Path | str, result_dict: Mapping[str, Any], out_dir: Path | str
+    db_path: Target, result_dict: Mapping[str, Any], out_dir: Path | str
 ) -> SessionRecord:
     """Record a finished CLI run from its results.json-shaped dict and output folder."""
-    return asyncio.run(_record(Path(db_path), result_dict, Path(out_dir)))
+    return asyncio.run(_record(_target(db_path), result_dict, Path(out_dir)))
 
 
-async def _history(db_path: Path, limit: int) -> list[SessionRecord]:
+async def _history(db_path: Target, limit: int) -> list[SessionRecord]:
     async with await Repository.open(db_path) as repo:
         return await repo.list_sessions(CLI_USER_ID, limit=limit)
 
 
-def list_history(db_path: Path | str, limit: int = 20) -> list[SessionRecord]:
-    """The CLI's recorded runs, newest first; [] when the database does not exist yet."""
-    path = Path(db_path)
-    if not path.exists():
+def list_history(db_path: Target, limit: int = 20) -> list[SessionRecord]:
+    """The CLI's recorded runs, newest first; [] when the SQLite file does not exist yet."""
+    target = _target(db_path)
+    if isinstance(target, Path) and not target.exists():
         return []
-    return asyncio.run(_history(path, limit))
+    return asyncio.run(_history(target, limit))

@@ -29,6 +29,34 @@ class InvalidHandle(StorageError):
     code = "INVALID_HANDLE"
 
 
+class InvalidNiche(StorageError):
+    """A saved account's niche that is empty of words or too long."""
+
+    code = "NICHE_TOO_LONG"
+
+
+class AccountLimitReached(StorageError):
+    """The user already saved the most accounts one user may keep."""
+
+    code = "TOO_MANY_ACCOUNTS"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You already saved {limit} accounts, the most I keep per person. Remove one with "
+            "/profiles remove @handle, then add the new one."
+        )
+        self.limit = limit
+
+
+class DiskFull(StorageError):
+    """SQLite could not write: the disk (or the user's quota on it) is full."""
+
+    code = "DISK_FULL"
+
+    def __init__(self) -> None:
+        super().__init__("The server's disk is full, so I could not save this. Try again later.")
+
+
 class QuotaExceeded(StorageError):
     """The user's saved files use more than their disk quota: no new job until some go."""
 

@@ -1,34 +1,45 @@
-"""The repository: every SQL statement the bot and the CLI need, over one aiosqlite connection.
+"""The repository: every SQL statement the bot and the CLI need, on SQLite or PostgreSQL.
+
+`Repository.open(target)` takes a SQLite file (the default, DATA_DIR/socialopt.sqlite3) or a
+`postgresql://` URL; `storage.db` holds the one connection per engine, and the SQL here is
+written once for both (`?` placeholders; `lower(handle)` where SQLite said COLLATE NOCASE). The
+one statement that differs is the upsert of a saved account, whose conflict target must name
+the engine's own unique index.
 
 One connection and one asyncio.Lock: each public call holds the lock for its statements, and
-writes run inside `BEGIN IMMEDIATE ... COMMIT` (ROLLBACK on error). Calls from many tasks queue
-on the lock instead of fighting over SQLite's file lock, so there is no `database is locked`;
-other processes (the thread-side cache, a CLI run) wait on `busy_timeout`.
-Every session, file and account call takes the owner's user id and filters by it.
-A PostgreSQL repository would implement the same public methods.
+writes run inside one transaction (`BEGIN IMMEDIATE` on SQLite; ROLLBACK on error). Calls from
+many tasks queue on the lock instead of fighting over SQLite's file lock, so there is no
+`database is locked`; other processes (the thread-side cache, a CLI run) wait on
+`busy_timeout`. Every session, file and account call takes the owner's user id and filters by it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import shutil
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import aiosqlite
-
 from pipeline import rules
 from pipeline.models import LANGUAGES, Account
 from storage import migrations
-from storage.errors import InvalidHandle, QuotaExceeded, SessionNotFound, StorageError
+from storage.db import POSTGRES, Connection, Database, Target, is_integrity_error, open_database
+from storage.errors import (
+    AccountLimitReached,
+    DiskFull,
+    InvalidHandle,
+    InvalidNiche,
+    QuotaExceeded,
+    SessionNotFound,
+    StorageError,
+)
 from storage.records import (
     Clock,
     FileRecord,
@@ -41,8 +52,11 @@ from storage.records import (
     utcnow,
     valid_session_id,
 )
+from storage.reserve import DiskReserve
 
 _HANDLE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MAX_NICHE_CHARS = 48  # a topic in a few words ("street photography")
+MAX_SAVED_ACCOUNTS = 100  # per user
 _SESSION_COLUMNS = (
     "id, user_id, status, source_path, source_hash, platforms, description, use_ai, options, "
     "started_at, completed_at, error_code, error_message, results, notified"
@@ -145,42 +159,34 @@ def _validate_user_field(name: str, value: Any) -> Any:
 
 
 class Repository:
-    """Async access to the SQLite database; open with `await Repository.open(path)`."""
+    """Async access to the database; open with `await Repository.open(path_or_url)`."""
 
-    def __init__(self, conn: aiosqlite.Connection, db_path: Path, clock: Clock) -> None:
-        self._conn = conn
-        self._lock = asyncio.Lock()
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
         self._clock = clock
-        self._closed = False
-        self.db_path = db_path
+        self.engine = db.dialect  # "sqlite" or "postgres"
+        self.db_path = db.path  # the SQLite file; None on PostgreSQL
+        # Given back when the disk is full, so fail_session can still write (issue 12 #5).
+        # PostgreSQL's disk is the server's: no reserve.
+        self._reserve = (
+            DiskReserve(db.path.with_name(db.path.name + ".reserve")) if db.path else None
+        )
 
     # ---- lifecycle -----------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, db_path: Path | str, *, clock: Clock | None = None) -> Repository:
-        """Create or upgrade the database at `db_path` and open it (WAL, foreign keys on)."""
-        path = Path(db_path)
-        try:
-            await asyncio.to_thread(migrations.migrate_path, path)
-            conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=5.0)
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"Cannot open the database {path}: {exc}") from exc
-        try:
-            await conn.execute("PRAGMA busy_timeout = 5000")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA journal_mode = WAL")
-        except BaseException:
-            await conn.close()
-            raise
-        return cls(conn, path, clock or utcnow)
+    async def open(cls, target: Target, *, clock: Clock | None = None) -> Repository:
+        """Create or upgrade the database at `target` and open it: a SQLite file (WAL, foreign
+        keys on) or a `postgresql://` URL."""
+        await asyncio.to_thread(migrations.migrate_target, target)
+        repo = cls(await open_database(target), clock or utcnow)
+        if repo._reserve is not None:
+            await asyncio.to_thread(repo._reserve.ensure)
+        return repo
 
     async def close(self) -> None:
         """Close the connection (safe to call twice)."""
-        async with self._lock:
-            if not self._closed:
-                self._closed = True
-                await self._conn.close()
+        await self.db.close()
 
     async def __aenter__(self) -> Repository:
         return self
@@ -196,34 +202,15 @@ class Repository:
     def _now(self) -> str:
         return to_iso(self._clock())
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+    def _write(self) -> AbstractAsyncContextManager[Connection]:
         """A write transaction; only one at a time on this connection."""
-        async with self._lock:
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-            except BaseException:
-                # Cancelled while queued: the BEGIN may still run on aiosqlite's thread.
-                await self._rollback_quietly()
-                raise
-            try:
-                yield self._conn
-            except BaseException:
-                await self._rollback_quietly()
-                raise
-            await self._conn.execute("COMMIT")
-
-    async def _rollback_quietly(self) -> None:
-        with contextlib.suppress(sqlite3.OperationalError):  # no transaction was active
-            await self._conn.execute("ROLLBACK")
+        return self.db.write()
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return await self.db.fetchall(sql, params)
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return await self.db.fetchone(sql, params)
 
     # ---- users ---------------------------------------------------------------------------
 
@@ -231,9 +218,7 @@ class Repository:
         row = await self._fetchone(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (uid,))
         return _user(row) if row else None
 
-    async def _ensure_user(
-        self, conn: aiosqlite.Connection, uid: int, language: str | None = None
-    ) -> None:
+    async def _ensure_user(self, conn: Connection, uid: int, language: str | None = None) -> None:
         now = self._now()
         await conn.execute(
             "INSERT INTO users (user_id, language, created_at, seen_at) VALUES (?, ?, ?, ?) "
@@ -308,7 +293,9 @@ class Repository:
                         to_iso(started_at) if started_at else self._now(),
                     ),
                 )
-            except sqlite3.IntegrityError as exc:
+            except Exception as exc:
+                if not is_integrity_error(exc):
+                    raise
                 raise StorageError(
                     f"A session with id {sid} already exists.", code="SESSION_EXISTS"
                 ) from exc
@@ -317,7 +304,7 @@ class Repository:
         return record
 
     async def _update_owned(
-        self, conn: aiosqlite.Connection, uid: int, sid: str, sql: str, params: Sequence[Any]
+        self, conn: Connection, uid: int, sid: str, sql: str, params: Sequence[Any]
     ) -> None:
         """Run an UPDATE ... WHERE id = ? AND user_id = ?; raise if no row matched."""
         cur = await conn.execute(sql, (*params, sid, uid))
@@ -355,39 +342,80 @@ class Repository:
                 "WHERE id = ? AND user_id = ?",
                 (self._now(), dumps(results)),
             )
-            await conn.execute("DELETE FROM platform_results WHERE session_id = ?", (sid,))
-            await conn.execute("DELETE FROM generated_files WHERE session_id = ?", (sid,))
-            await conn.executemany(
-                "INSERT INTO platform_results (session_id, platform, status, image_path, "
-                "image_url, niches, hashtags, caption, profiles, processing_seconds, "
-                "product_photography_used, provider, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        sid,
-                        r.platform,
-                        r.status,
-                        str(r.image_path),
-                        r.image_url,
-                        dumps(r.niches),
-                        dumps(r.hashtags),
-                        r.caption,
-                        dumps(r.profiles),
-                        float(r.processing_seconds),
-                        int(r.product_photography_used),
-                        r.provider,
-                        dumps(r.error) if r.error else None,
-                    )
-                    for r in platform_rows
-                ],
+            await self._replace_outputs(conn, sid, platform_rows, files)
+
+    async def update_results(
+        self,
+        uid: int,
+        sid: str,
+        *,
+        results: dict[str, Any],
+        platform_rows: list[PlatformRow],
+        files: list[FileRecord],
+    ) -> None:
+        """Replace a completed session's results, platform rows and files (an adjustment made
+        after the job, e.g. a crop redone by hand); `completed_at` stays the job's."""
+        async with self._write() as conn:
+            await self._update_owned(
+                conn,
+                uid,
+                sid,
+                "UPDATE processing_sessions SET results = ? "
+                "WHERE status = 'completed' AND id = ? AND user_id = ?",
+                (dumps(results),),
             )
-            await conn.executemany(
-                "INSERT INTO generated_files (session_id, type, platform, path, url, size) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(sid, f.type, f.platform, str(f.path), f.url, int(f.size)) for f in files],
-            )
+            await self._replace_outputs(conn, sid, platform_rows, files)
+
+    async def _replace_outputs(
+        self, conn: Connection, sid: str, platform_rows: list[PlatformRow], files: list[FileRecord]
+    ) -> None:
+        """A session's platform rows and file records, replaced (inside the caller's write)."""
+        await conn.execute("DELETE FROM platform_results WHERE session_id = ?", (sid,))
+        await conn.execute("DELETE FROM generated_files WHERE session_id = ?", (sid,))
+        await conn.executemany(
+            "INSERT INTO platform_results (session_id, platform, status, image_path, "
+            "image_url, niches, hashtags, caption, profiles, processing_seconds, "
+            "product_photography_used, provider, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    sid,
+                    r.platform,
+                    r.status,
+                    str(r.image_path),
+                    r.image_url,
+                    dumps(r.niches),
+                    dumps(r.hashtags),
+                    r.caption,
+                    dumps(r.profiles),
+                    float(r.processing_seconds),
+                    int(r.product_photography_used),
+                    r.provider,
+                    dumps(r.error) if r.error else None,
+                )
+                for r in platform_rows
+            ],
+        )
+        await conn.executemany(
+            "INSERT INTO generated_files (session_id, type, platform, path, url, size) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(sid, f.type, f.platform, str(f.path), f.url, int(f.size)) for f in files],
+        )
 
     async def fail_session(self, uid: int, sid: str, code: str, message: str) -> None:
+        """Mark the session failed. On a full disk the reserve file is given back and the
+        update tried once more, so a failure can always be recorded; the reserve is made
+        again as soon as there is room."""
+        try:
+            await self._fail_session(uid, sid, code, message)
+        except DiskFull:
+            if self._reserve is None or not await asyncio.to_thread(self._reserve.release):
+                raise
+            await self._fail_session(uid, sid, code, message)
+        if self._reserve is not None:
+            await asyncio.to_thread(self._reserve.ensure)
+
+    async def _fail_session(self, uid: int, sid: str, code: str, message: str) -> None:
         async with self._write() as conn:
             await self._update_owned(
                 conn,
@@ -512,12 +540,62 @@ class Repository:
                 (),
             )
 
+    # ---- delivery (a step of its own, after completion) -----------------------------------
+
+    async def mark_delivery_pending(self, uid: int, sid: str) -> None:
+        """The session's results are to be delivered in a chat (set before the job runs)."""
+        async with self._write() as conn:
+            await self._update_owned(
+                conn,
+                uid,
+                sid,
+                "UPDATE processing_sessions SET delivery = 'pending', delivered_at = NULL "
+                "WHERE id = ? AND user_id = ?",
+                (),
+            )
+
+    async def mark_delivered(self, uid: int, sid: str) -> None:
+        """Every result reached the chat (or was re-offered after a restart)."""
+        async with self._write() as conn:
+            await self._update_owned(
+                conn,
+                uid,
+                sid,
+                "UPDATE processing_sessions SET delivery = 'delivered', delivered_at = ? "
+                "WHERE id = ? AND user_id = ?",
+                (self._now(),),
+            )
+
+    async def undelivered(self) -> list[SessionRecord]:
+        """Completed sessions whose delivery a stop or crash cut short (all users), oldest
+        first."""
+        rows = await self._fetchall(
+            f"SELECT {_SESSION_COLUMNS} FROM processing_sessions "
+            "WHERE status = 'completed' AND delivery = 'pending' ORDER BY started_at"
+        )
+        return [_session(r) for r in rows]
+
     # ---- saved accounts ------------------------------------------------------------------
 
+    @property
+    def _account_key(self) -> str:
+        """The upsert's conflict target: the unique index on (user, handle whatever its case),
+        which each engine spells its own way (migration v2)."""
+        if self.engine == POSTGRES:
+            return "(user_id, lower(handle))"
+        return "(user_id, handle COLLATE NOCASE)"
+
     async def add_account(self, uid: int, handle: str, niche: str, platform: str = "") -> Account:
-        """Save an account (handle normalised to `@name`); saving it again updates it."""
+        """Save an account (handle normalised to `@name`); saving it again updates it.
+        Refused: a niche over MAX_NICHE_CHARS (InvalidNiche), a new handle beyond
+        MAX_SAVED_ACCOUNTS for the user (AccountLimitReached)."""
         norm = normalize_handle(handle)
-        niche = niche.strip().lower()
+        niche = " ".join(niche.split()).lower()
+        if len(niche) > MAX_NICHE_CHARS:
+            raise InvalidNiche(
+                f"The topic is {len(niche)} characters long; keep it to {MAX_NICHE_CHARS} "
+                "(a few words, like street photography)."
+            )
         platform = platform.strip().lower()
         if platform:
             from pipeline.platforms import normalize_platform
@@ -525,9 +603,17 @@ class Repository:
             platform = normalize_platform(platform)
         async with self._write() as conn:
             await self._ensure_user(conn, uid)
+            async with conn.execute(
+                "SELECT COUNT(*), SUM(CASE WHEN lower(handle) = ? THEN 1 ELSE 0 END) "
+                "FROM saved_accounts WHERE user_id = ?",
+                (norm.lower(), uid),
+            ) as cur:
+                count, existing = await cur.fetchone()
+            if not existing and count >= MAX_SAVED_ACCOUNTS:
+                raise AccountLimitReached(MAX_SAVED_ACCOUNTS)
             await conn.execute(
                 "INSERT INTO saved_accounts (user_id, handle, niche, platform, created_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, handle COLLATE NOCASE) "
+                f"VALUES (?, ?, ?, ?, ?) ON CONFLICT {self._account_key} "
                 "DO UPDATE SET handle = excluded.handle, niche = excluded.niche, "
                 "platform = excluded.platform",
                 (uid, norm, niche, platform, self._now()),
@@ -541,8 +627,8 @@ class Repository:
             return False
         async with self._write() as conn:
             cur = await conn.execute(
-                "DELETE FROM saved_accounts WHERE user_id = ? AND handle = ? COLLATE NOCASE",
-                (uid, norm),
+                "DELETE FROM saved_accounts WHERE user_id = ? AND lower(handle) = ?",
+                (uid, norm.lower()),
             )
             return cur.rowcount > 0
 
@@ -558,7 +644,7 @@ class Repository:
         if platform:
             sql += " AND (platform = ? OR platform = '')"
             params.append(platform.strip().lower())
-        rows = await self._fetchall(sql + " ORDER BY niche, handle COLLATE NOCASE", params)
+        rows = await self._fetchall(sql + " ORDER BY niche, lower(handle)", params)
         return [Account(handle=r[0], platform=r[1], niche=r[2], source="saved") for r in rows]
 
     # ---- housekeeping --------------------------------------------------------------------
@@ -607,8 +693,15 @@ class Repository:
             return cur.rowcount
 
     async def integrity_check(self) -> str:
-        row = await self._fetchone("PRAGMA integrity_check")
-        return str(row[0])
+        """The word "ok", or what is wrong: SQLite's PRAGMA integrity_check (PostgreSQL checks
+        itself), then the schema version against this program's."""
+        result = await self.db.integrity_check()
+        if result != "ok":
+            return result
+        row = await self._fetchone("SELECT MAX(version) FROM schema_version")
+        if int(row[0] or 0) != migrations.LATEST:
+            return f"schema version {int(row[0] or 0)}, expected {migrations.LATEST}"
+        return "ok"
 
 
 def _remove_session_dirs(data_dir: Path, session_ids: Iterable[str]) -> None:

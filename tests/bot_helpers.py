@@ -11,7 +11,7 @@ from telegram.ext import Application
 
 from bot.context import SERVICES_KEY, BotServices
 from socialopt.settings import Secret, Settings
-from tests.fake_telegram import FakeTelegram
+from tests.fakes.telegram import FakeTelegram
 
 
 def settings_for(fake: FakeTelegram, tmp_path: Path, **overrides: Any) -> Settings:

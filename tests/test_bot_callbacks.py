@@ -13,7 +13,7 @@ KINDS = [v for v in vars(callbacks).values() if isinstance(v, Callback)]
 
 
 def test_every_kind_matches_only_its_own_data() -> None:
-    assert len({k.prefix for k in KINDS}) == len(KINDS) == 9
+    assert len({k.prefix for k in KINDS}) == len(KINDS) == 11  # + REMIND, REMINDERS
     for kind in KINDS:
         data = kind("abc123")
         owners = [other for other in KINDS if re.match(other.pattern(), data)]

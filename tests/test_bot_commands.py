@@ -36,16 +36,16 @@ from telegram.request import BaseRequest, RequestData
 from bot import keyboards
 from bot.app import build_application
 from bot.context import SERVICES_KEY, BotContext
-from bot.handlers import caption
 from bot.handlers import settings as settings_handlers
 from pipeline.errors import ProviderError
 from pipeline.models import Account
 from pipeline.serialize import to_dict
 from socialopt.settings import Secret, Settings
+from socialopt.usecases import captions as caption
 from socialopt.wiring import offline_services
 from storage.records import rows_from_results
 from storage.repository import Repository
-from tests.fake_telegram import Call
+from tests.fakes.telegram import Call
 
 TOKEN = "123456:TEST-token"
 BOT = User(id=1, first_name="Bot", is_bot=True, username="socialopt_test_bot")
@@ -380,6 +380,7 @@ async def test_caption_button_for_someone_elses_session_finds_nothing(env: Env) 
 def test_write_captions_falls_back_to_offline_on_provider_error() -> None:
     class Broken:
         name = "openai"
+        label = "OpenAI"
 
         def write_content(self, request: Any, usage: Any) -> Any:
             raise ProviderError("down", code="AI_TIMEOUT", retryable=True)
@@ -467,6 +468,7 @@ async def test_profiles_from_last_session_and_session_button(env: Env) -> None:
 async def test_profiles_uses_ai_finder_and_falls_back(env: Env) -> None:
     class Finder:
         name = "gemini"
+        label = "Gemini"
         fail = False
 
         def find_accounts(self, request: Any, usage: Any) -> list[Account]:
@@ -665,7 +667,8 @@ async def test_abandoned_logo_step_does_not_swallow_a_photo(
 ) -> None:
     await env.command("/settings")
     await env.press("s:logo")
-    monkeypatch.setattr(settings_handlers.STEPS, "ttl_s", -1.0)  # the step went stale
+    steps = env.app.bot_data[settings_handlers.STEPS_KEY]
+    monkeypatch.setattr(steps, "ttl_s", -1.0)  # the step went stale
     env.request.files["photo2"] = _jpeg()
     photo = [PhotoSize("photo2", "uphoto2", 400, 400, file_size=10)]
     await env.app.process_update(update_for(make_message(env.app, photo=photo)))

@@ -16,7 +16,7 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from tests.bot_helpers import running, settings_for, svc
-from tests.fake_telegram import Call, FakeTelegram
+from tests.fakes.telegram import Call, FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
 COFFEE = (ROOT / "samples" / "coffee.jpg").read_bytes()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.fake_telegram import FakeTelegram, UploadedFile
+from tests.fakes.telegram import FakeTelegram, UploadedFile
 
 USER = 3001
 

@@ -18,7 +18,7 @@ from pipeline.product.photos import make_product_photos
 from socialopt.settings import Settings
 from socialopt.wiring import offline_services
 from tests.bot_helpers import running, settings_for, svc
-from tests.fake_telegram import Call, FakeTelegram
+from tests.fakes.telegram import Call, FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
 COFFEE = (ROOT / "samples" / "coffee.jpg").read_bytes()

@@ -32,7 +32,7 @@ from socialopt.settings import Secret, Settings
 from socialopt.wiring import offline_services
 from storage.repository import Repository
 from tests.bot_helpers import running, settings_for, svc
-from tests.fake_telegram import Call, FakeTelegram
+from tests.fakes.telegram import Call, FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
 COFFEE = (ROOT / "samples" / "coffee.jpg").read_bytes()  # 600x400

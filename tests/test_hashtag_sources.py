@@ -15,8 +15,8 @@ from pipeline.hashtag_sources import (
     parse_tagsfinder,
 )
 from storage.cache import MemoryCache
-from tests.fake_hashtag_sites import BROKEN, FakeHashtagSites
-from tests.fake_openai import closed_port
+from tests.fakes.hashtag_sites import BROKEN, FakeHashtagSites
+from tests.fakes.http import closed_port
 
 ALL = ("best-hashtags", "top-hashtags", "all-hashtag", "tagsfinder")
 

@@ -15,7 +15,7 @@ from pipeline.platforms import PLATFORM_KEYS
 from socialopt.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = ("pipeline", "socialopt", "bot", "storage")
+OURS = ("pipeline", "socialopt", "bot", "storage", "api")
 
 
 def _module_name(path: Path) -> str:
@@ -88,7 +88,7 @@ def test_pipeline_imports_nothing_of_ours() -> None:
         f"{path.relative_to(ROOT)}:{line} imports {module}"
         for path in _modules("pipeline").values()
         for line, module in _imports(path)
-        if _top(module) in {"socialopt", "bot", "storage"}
+        if _top(module) in {"socialopt", "bot", "storage", "api"}
     ]
     assert offenders == []
 
@@ -188,3 +188,41 @@ def test_every_module_imports_on_its_own(package: str) -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
+
+
+def test_use_cases_know_no_front_door() -> None:
+    """`socialopt/usecases` serve the bot, CLI, API and worker alike: no Telegram, no HTTP
+    framework, no settings (the composition root hands them what they need)."""
+    front_doors = {"telegram", "bot", "api", "fastapi", "starlette", "celery"}
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in (ROOT / "socialopt" / "usecases").rglob("*.py")
+        for line, module in _imports(path)
+        if _top(module) in front_doors
+        or module.startswith(("socialopt.settings", "socialopt.wiring"))
+    ]
+    assert offenders == []
+
+
+# Domain modules a handler must reach through a use case, never directly.
+DOMAIN = (
+    "PIL",
+    "pipeline.providers",
+    "pipeline.captions",
+    "pipeline.hashtags",
+    "pipeline.niches",
+    "pipeline.accounts",
+    "pipeline.job",
+    "pipeline.serialize",
+)
+
+
+def test_handlers_hold_no_domain_logic() -> None:
+    """Handlers turn an update into a use-case call and a reply (PTB's examples/ style)."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in (ROOT / "bot" / "handlers").rglob("*.py")
+        for line, module in _imports(path)
+        if module.startswith(DOMAIN)
+    ]
+    assert offenders == []

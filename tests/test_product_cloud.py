@@ -9,7 +9,7 @@ import pytest
 from pipeline.errors import OptionsError, ProviderError
 from pipeline.product.cloud import CloudinaryUploader, parse_cloudinary_url
 from socialopt.settings import Secret
-from tests.fake_cloudinary import FakeCloudinary
+from tests.fakes.cloudinary import FakeCloudinary
 
 
 @pytest.fixture

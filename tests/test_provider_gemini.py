@@ -16,13 +16,14 @@ from pipeline.providers.gemini_provider import (
     UNGROUNDED_NOTE,
     GeminiProvider,
 )
-from tests.fake_gemini import (
+from tests.fakes.gemini import (
     GROUNDED_CHUNKS,
     FakeGemini,
     gemini_error,
     gemini_reply,
 )
-from tests.fake_openai import Reply, closed_port, good_content
+from tests.fakes.http import Reply, closed_port
+from tests.fakes.openai import good_content
 from tests.test_provider_openai import JPEG, baseline
 
 COFFEE = [Niche("coffee", "Coffee", 1.0)]
@@ -123,7 +124,7 @@ def test_analyse_with_json_schema(fake):
     assert config["responseMimeType"] == "application/json"
     assert "description" in config["responseSchema"]["properties"]
     assert any("inlineData" in p for p in body["contents"][0]["parts"])
-    assert out.provider == "gemini" and out.width == 600 and out.niches == ["coffee"]
+    assert out.provider == "Gemini" and out.width == 600 and out.niches == ["coffee"]
     assert usage.calls == 1
 
 
@@ -136,7 +137,7 @@ def test_write_content_all_platforms_in_one_call(fake):
     body = fake.generate_requests()[0].json
     assert "German" in json.dumps(body)
     assert set(out) == {"instagram", "x", "pinterest", "tiktok"}
-    assert all(c.provider == "gemini" for c in out.values())
+    assert all(c.provider == "Gemini" for c in out.values())
     assert out["pinterest"].title
     assert usage.calls == 1
 
@@ -187,7 +188,7 @@ def test_quota_exhausted_is_not_retried(fake):
         provider.find_accounts(AccountsRequest(COFFEE, "instagram"), usage)
     assert err.value.quota is True and err.value.code == "AI_QUOTA_EXCEEDED"
     assert len(fake.generate_requests()) == 1 and provider.policy.waits == []
-    assert usage.calls == 0
+    assert usage.calls == 1  # a failed request is counted too (no tokens)
 
 
 @pytest.mark.parametrize("status,name", [(401, "UNAUTHENTICATED"), (403, "PERMISSION_DENIED")])
@@ -209,13 +210,14 @@ def test_server_errors_bounded(fake):
     assert len(fake.generate_requests()) == 3
 
 
-def test_timeout(fake):
+def test_timeout_of_an_accepted_request_is_not_retried(fake):
+    """A read timeout means Gemini had the request: it is not sent again."""
     fake.queue(Reply(delay_s=1.0), Reply(delay_s=1.0))
     provider = make(fake.base_url, timeout=0.2, retries=1)
     with pytest.raises(ProviderError) as err:
         provider.write_content(content_request(), Usage())
-    assert err.value.code == "AI_TIMEOUT"
-    assert len(fake.generate_requests()) == 2
+    assert err.value.code == "AI_TIMEOUT" and not err.value.retryable
+    assert len(fake.generate_requests()) == 1
 
 
 def test_connection_refused():

@@ -20,14 +20,8 @@ from socialopt.settings import Secret, Settings
 from socialopt.wiring import build_services
 from storage.cache import MemoryCache
 from tests.factories import make_analysis
-from tests.fake_openai import (
-    FakeOpenAI,
-    Reply,
-    chat_reply,
-    closed_port,
-    error_reply,
-    good_content,
-)
+from tests.fakes.http import Reply, closed_port
+from tests.fakes.openai import FakeOpenAI, chat_reply, error_reply, good_content
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL = ("instagram", "facebook", "linkedin", "pinterest", "x", "tiktok")
@@ -52,13 +46,22 @@ def fake():
         yield server
 
 
-def make(base_url: str, *, timeout: float = 5.0, retries: int = 2) -> OpenAIProvider:
+def make(
+    base_url: str,
+    *,
+    timeout: float = 5.0,
+    retries: int = 2,
+    stream: bool = True,
+    stall_s: float = 5.0,
+) -> OpenAIProvider:
     config = OpenAIConfig(
         api_key="sk-test",
         base_url=base_url,
         model="gpt-test-mini",
         timeout_s=timeout,
         max_retries=retries,
+        stream=stream,
+        stall_s=stall_s,
     )
     policy = common.RetryPolicy(max_retries=retries, max_wait_s=0.5, backoff_s=0.01)
     return OpenAIProvider(config, policy=policy)
@@ -116,7 +119,7 @@ def test_analyse_sends_image_and_merges_onto_baseline(fake):
     assert result.description.startswith("A cup of latte")
     assert "latte" in result.keywords and "cosy" in result.keywords
     assert result.niches == ["coffee"]  # unknown niche keys dropped
-    assert result.provider == "openai"
+    assert result.provider == "gpt-test-mini at " + fake.root[7:] + " (OpenAI-compatible)"
     assert usage.calls == 1 and usage.prompt_tokens == 100 and usage.completion_tokens == 50
 
 
@@ -133,7 +136,7 @@ def test_content_for_all_platforms_in_one_call(fake):
     assert set(out) == set(ALL)
     for p, item in out.items():
         spec = get_spec(p)
-        assert item.provider == "openai"
+        assert item.provider == "gpt-test-mini at " + fake.root[7:] + " (OpenAI-compatible)"
         assert 1 <= len(item.hashtags) <= spec.hashtag_max
         assert all(t.startswith("#") for t in item.hashtags)
         assert len(item.caption) <= spec.caption_limit
@@ -179,7 +182,7 @@ def test_rate_limit_retry_after_is_honoured(fake):
     assert len(fake.chat_requests()) == 2
     assert len(provider.policy.waits) == 1
     assert 0.3 <= provider.policy.waits[0] <= provider.policy.max_wait_s
-    assert out["x"].provider == "openai"
+    assert out["x"].provider == provider.label
 
 
 def test_rate_limit_retry_after_ms_header(fake):
@@ -230,7 +233,8 @@ def test_insufficient_quota_is_never_retried(fake):
     assert not err.value.retryable
     assert len(fake.chat_requests()) == 1
     assert provider.policy.waits == []
-    assert usage.calls == 0  # failed calls record no usage
+    assert usage.calls == 1  # a failed request is counted too (no tokens)
+    assert usage.prompt_tokens == usage.completion_tokens == 0
 
 
 def test_payment_required_counts_as_quota(fake):
@@ -267,13 +271,29 @@ def test_one_server_error_then_success(fake):
     assert out["linkedin"].caption
 
 
-def test_timeout(fake):
+def test_timeout_of_an_accepted_request_is_not_retried(fake):
+    """The server took the request and was still generating: one long wait beats three short
+    ones, so the timeout is not retried (a retry would throw the generation away)."""
     fake.queue(Reply(delay_s=1.0), Reply(delay_s=1.0))
-    provider = make(fake.base_url, timeout=0.2, retries=1)
+    provider = make(fake.base_url, timeout=0.2, retries=2, stream=False)
+    usage = Usage()
     with pytest.raises(ProviderError) as err:
-        provider.write_content(content_request(("x",)), Usage())
-    assert err.value.code == "AI_TIMEOUT" and err.value.retryable
-    assert len(fake.chat_requests()) == 2
+        provider.write_content(content_request(("x",)), usage)
+    assert err.value.code == "AI_TIMEOUT" and not err.value.retryable
+    assert len(fake.chat_requests()) == 1
+    assert usage.calls == 1
+
+
+def test_a_stalled_stream_is_detected_by_silence_and_not_retried():
+    """Tokens arrive, then nothing: the stall is found after `stall_s` of silence, however long
+    the whole answer may take."""
+    with FakeOpenAI(stall_after=3, stall_s=3.0) as server:
+        provider = make(server.base_url, timeout=30.0, stall_s=0.4)
+        with pytest.raises(ProviderError) as err:
+            provider.write_content(content_request(("x",)), Usage())
+        assert err.value.code == "AI_STALLED" and not err.value.retryable
+        assert "0.4 s" in err.value.message
+        assert len(server.chat_requests()) == 1
 
 
 def test_connection_refused():
@@ -405,7 +425,7 @@ def test_warm_cache_makes_no_calls(fake, tmp_path):
     assert warm.usage.calls == 0 and warm.usage.cache_hits == 1
     for key in ("x", "pinterest"):
         assert warm.platforms[key].content.caption == cold.platforms[key].content.caption
-        assert warm.platforms[key].provider == "openai"
+        assert warm.platforms[key].provider == services.provider.label
     assert warm.analysis.description == cold.analysis.description
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from storage.cli_records import CLI_USER_ID, list_history, record_cli_run
@@ -38,10 +38,13 @@ def _run(out_dir: Path, sid: str, ts: str, statuses: dict[str, str]) -> dict:
     return result
 
 
-def test_record_and_list_history(tmp_path: Path) -> None:
-    db = tmp_path / "cli.sqlite3"
+def test_record_and_list_history(
+    tmp_path: Path, db_target: Path | str, run_sql: Callable[..., list]
+) -> None:
+    db = db_target
     assert list_history(db) == []
-    assert not db.exists()  # listing does not create a database
+    if isinstance(db, Path):
+        assert not db.exists()  # listing does not create a database
 
     first = _run(
         tmp_path / "run1",
@@ -67,29 +70,26 @@ def test_record_and_list_history(tmp_path: Path) -> None:
     record_cli_run(db, first, tmp_path / "run1")
     assert len(list_history(db)) == 2
 
-    conn = sqlite3.connect(db)
-    try:
-        rows = conn.execute(
-            "SELECT platform, hashtags, product_photography_used, processing_seconds "
-            "FROM platform_results WHERE session_id = 'run-1' ORDER BY platform"
-        ).fetchall()
-        assert rows == [
-            ("instagram", '["#Coffee","#LatteArt"]', 1, 0.42),
-            ("x", '["#Coffee","#LatteArt"]', 0, 0.42),
-        ]
-        files = dict(
-            conn.execute(
-                "SELECT type, COUNT(*) FROM generated_files WHERE session_id = 'run-1' "
-                "GROUP BY type"
-            ).fetchall()
+    rows = run_sql(
+        db,
+        "SELECT platform, hashtags, product_photography_used, processing_seconds "
+        "FROM platform_results WHERE session_id = 'run-1' ORDER BY platform",
+    )
+    assert rows == [
+        ("instagram", '["#Coffee","#LatteArt"]', 1, 0.42),
+        ("x", '["#Coffee","#LatteArt"]', 0, 0.42),
+    ]
+    files = dict(
+        run_sql(
+            db,
+            "SELECT type, COUNT(*) FROM generated_files WHERE session_id = 'run-1' GROUP BY type",
         )
-        assert files == {"caption": 2, "image": 2, "json": 1, "product_photo": 1}
-    finally:
-        conn.close()
+    )
+    assert files == {"caption": 2, "image": 2, "json": 1, "product_photo": 1}
 
 
-def test_record_without_session_id(tmp_path: Path) -> None:
-    db = tmp_path / "cli.sqlite3"
+def test_record_without_session_id(tmp_path: Path, db_target: Path | str) -> None:
+    db = db_target
     result = _run(tmp_path / "out", "", "", {"tiktok": "completed"})
     record = record_cli_run(db, result, tmp_path / "out")
     assert len(record.id) == 32 and record.status == "completed"

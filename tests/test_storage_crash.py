@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = textwrap.dedent(
     """
     import asyncio, sys
-    from storage.cache import SqliteCache
+    from storage.cache import open_cache
     from storage.records import FileRecord, PlatformRow
     from storage.repository import Repository
 
@@ -29,7 +29,7 @@ CHILD = textwrap.dedent(
 
     async def main(db):
         repo = await Repository.open(db)
-        cache = SqliteCache(db)
+        cache = open_cache(db)
         await repo.create_session(7, session_id="victim", platforms=PLATFORMS)
         await repo.mark_processing(7, "victim")
         await repo.create_session(8, session_id="other-victim", platforms=["x"])
@@ -58,8 +58,10 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-async def test_sigkill_mid_job_leaves_a_recoverable_database(tmp_path: Path) -> None:
-    db = tmp_path / "crash.sqlite3"
+async def test_sigkill_mid_job_leaves_a_recoverable_database(
+    db_target: Path | str, run_sql: Callable[..., list]
+) -> None:
+    db = db_target
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(db)],
@@ -85,21 +87,19 @@ async def test_sigkill_mid_job_leaves_a_recoverable_database(tmp_path: Path) -> 
             child.stderr.close()
     assert child.returncode == -signal.SIGKILL
 
-    conn = sqlite3.connect(db)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        written = conn.execute(
-            "SELECT COUNT(*) FROM processing_sessions WHERE user_id = 9 AND status = 'completed'"
-        ).fetchone()[0]
-        # Committed sessions are whole: six platform rows each, never a half-written one.
-        partial = conn.execute(
-            "SELECT COUNT(*) FROM processing_sessions s WHERE s.status = 'completed' "
-            "AND s.user_id = 9 AND (SELECT COUNT(*) FROM platform_results p "
-            "WHERE p.session_id = s.id) != 6"
-        ).fetchone()[0]
-    finally:
-        conn.close()
+    if isinstance(db, Path):  # SQLite's own file checks (PostgreSQL keeps its pages itself)
+        assert run_sql(db, "PRAGMA integrity_check") == [("ok",)]
+        assert run_sql(db, "PRAGMA foreign_key_check") == []
+    [(written,)] = run_sql(
+        db, "SELECT COUNT(*) FROM processing_sessions WHERE user_id = 9 AND status = 'completed'"
+    )
+    # Committed sessions are whole: six platform rows each, never a half-written one.
+    [(partial,)] = run_sql(
+        db,
+        "SELECT COUNT(*) FROM processing_sessions s WHERE s.status = 'completed' "
+        "AND s.user_id = 9 AND (SELECT COUNT(*) FROM platform_results p "
+        "WHERE p.session_id = s.id) != 6",
+    )
     assert written >= 25
     assert partial == 0
 

@@ -43,10 +43,12 @@ async def _job(repo: Repository, uid: int, sid: str, data_dir: Path, size: int =
     )
 
 
-async def test_purge_older_than_deletes_rows_and_folders(tmp_path: Path) -> None:
+async def test_purge_older_than_deletes_rows_and_folders(
+    tmp_path: Path, db_target: Path | str
+) -> None:
     data_dir = tmp_path / "data"
     clock = Clock()
-    repo = await Repository.open(data_dir / "socialopt.sqlite3", clock=clock)
+    repo = await Repository.open(db_target, clock=clock)
     try:
         await _job(repo, 1, "old-a", data_dir)
         await _job(repo, 2, "old-b", data_dir)
@@ -82,9 +84,9 @@ async def test_purge_older_than_deletes_rows_and_folders(tmp_path: Path) -> None
         await repo.close()
 
 
-async def test_delete_session_removes_folder(tmp_path: Path) -> None:
+async def test_delete_session_removes_folder(tmp_path: Path, db_target: Path | str) -> None:
     data_dir = tmp_path / "data"
-    repo = await Repository.open(data_dir / "db.sqlite3")
+    repo = await Repository.open(db_target)
     try:
         await _job(repo, 1, "mine", data_dir)
         assert await repo.delete_session(2, "mine", data_dir) is False
@@ -96,9 +98,9 @@ async def test_delete_session_removes_folder(tmp_path: Path) -> None:
         await repo.close()
 
 
-async def test_quota(tmp_path: Path) -> None:
+async def test_quota(tmp_path: Path, db_target: Path | str) -> None:
     data_dir = tmp_path / "data"
-    repo = await Repository.open(data_dir / "db.sqlite3")
+    repo = await Repository.open(db_target)
     try:
         await _job(repo, 1, "big1", data_dir, size=3 * MB)
         await _job(repo, 1, "big2", data_dir, size=2 * MB)

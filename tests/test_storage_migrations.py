@@ -1,39 +1,65 @@
-"""Migrations: from an empty file and from the seed's v1 shape, keeping the data."""
+"""Migrations on SQLite and PostgreSQL: from an empty database and from older versions (v1, v3,
+v4), keeping the data; a failed step rolls back; two migrators racing apply each version once."""
 
 from __future__ import annotations
 
-import sqlite3
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipeline.errors import OptionsError
 from pipeline.models import FITS
 from storage import migrations
-from storage.cache import SqliteCache
+from storage.api import ApiStore
+from storage.cache import open_cache
 from storage.errors import StorageError
 from storage.repository import Repository
 
-
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+TS = "2026-10-01T10:00:00.000000+00:00"
 
 
-def _tables(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+def _columns(conn: Any, table: str) -> dict[str, tuple[bool, str | None]]:
+    """column -> (NOT NULL, default as the engine spells it)."""
+    if migrations.dialect(conn) == migrations.POSTGRES:
+        rows = conn.execute(
+            "SELECT column_name, is_nullable, column_default FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ?",
+            (table,),
+        ).fetchall()
+        return {r[0]: (r[1] == "NO", r[2]) for r in rows}
+    return {r[1]: (bool(r[3]), r[4]) for r in conn.execute(f"PRAGMA table_info({table})")}
 
 
-async def test_migrate_from_empty_creates_latest_schema(tmp_path: Path) -> None:
-    db = tmp_path / "new" / "socialopt.sqlite3"
-    repo = await Repository.open(db)
+def _tables(conn: Any) -> set[str]:
+    if migrations.dialect(conn) == migrations.POSTGRES:
+        sql = (
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema()"
+        )
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type='table'"
+    return {r[0] for r in conn.execute(sql).fetchall()}
+
+
+def _connect(target: Path | str) -> Any:
+    return migrations.connect_target(target)
+
+
+async def test_migrate_from_empty_creates_latest_schema(db_target: Path | str) -> None:
+    repo = await Repository.open(db_target)
     try:
         assert await repo.integrity_check() == "ok"
     finally:
         await repo.close()
-    conn = sqlite3.connect(db)
+    conn = _connect(db_target)
     try:
         assert migrations.current_version(conn) == migrations.LATEST
-        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
+        versions = [
+            r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+        ]
         assert versions == [m.version for m in migrations.MIGRATIONS]
         assert {
             "processing_sessions",
@@ -42,9 +68,11 @@ async def test_migrate_from_empty_creates_latest_schema(tmp_path: Path) -> None:
             "users",
             "saved_accounts",
             "ai_cache",
+            "api_keys",
             "schema_version",
         } <= _tables(conn)
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        if migrations.dialect(conn) == migrations.SQLITE:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         conn.close()
 
@@ -60,12 +88,33 @@ async def test_connection_pragmas(tmp_path: Path) -> None:
         await repo.close()
 
 
-async def test_reopening_does_not_reapply(tmp_path: Path) -> None:
-    db = tmp_path / "db.sqlite3"
+async def test_postgres_types_hold_telegram_ids_and_exact_seconds(postgres_url: str) -> None:
+    """INTEGER becomes BIGINT (Telegram ids pass 2^31) and REAL becomes DOUBLE PRECISION
+    (PostgreSQL's REAL would turn 0.42 into 0.41999998)."""
+    big = 7_412_345_678
+    async with await Repository.open(postgres_url) as repo:
+        await repo.ensure_user(big)
+        await repo.create_session(big, session_id="big")
+        assert (await repo.get_session(big, "big")).user_id == big
+    conn = _connect(postgres_url)
+    try:
+        types = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'platform_results'"
+            ).fetchall()
+        )
+        assert types["processing_seconds"] == "double precision"
+        assert types["id"] == "bigint"
+    finally:
+        conn.close()
+
+
+async def test_reopening_does_not_reapply(db_target: Path | str) -> None:
     for _ in range(3):
-        repo = await Repository.open(db)
+        repo = await Repository.open(db_target)
         await repo.close()
-    conn = sqlite3.connect(db)
+    conn = _connect(db_target)
     try:
         assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == len(
             migrations.MIGRATIONS
@@ -74,45 +123,62 @@ async def test_reopening_does_not_reapply(tmp_path: Path) -> None:
         conn.close()
 
 
-def _make_v1(db: Path) -> None:
+def _make_v1(db: Path | str) -> None:
     """A database as an older release left it: schema v1 with rows in every table."""
-    conn = migrations.connect(db)
+    conn = _connect(db)
     try:
         assert migrations.migrate(conn, target=1) == 1
         assert "ai_cache" not in _tables(conn)
         assert "notified" not in _columns(conn, "processing_sessions")
         assert "provider" not in _columns(conn, "platform_results")
-        ts = "2026-10-01T10:00:00.000000+00:00"
-        conn.executescript(
-            f"""
-            INSERT INTO users (user_id, language, timezone, default_platforms, output_format,
-                logo_path, logo_position, created_at, seen_at)
-            VALUES (42, 'de', 'Europe/Berlin', '["instagram","x"]', 'PNG', '/logo.png',
-                'top-left', '{ts}', '{ts}');
-            INSERT INTO processing_sessions (id, user_id, status, source_path, source_hash,
-                platforms, description, use_ai, options, started_at, completed_at, results)
-            VALUES ('old1', 42, 'completed', '/src.jpg', 'abc123', '["instagram","x"]',
-                'latte art', 1, '{{"tone":"casual"}}', '{ts}', '{ts}', '{{"ok":true}}');
-            INSERT INTO processing_sessions (id, user_id, status, started_at)
-            VALUES ('old2', 42, 'processing', '{ts}');
-            INSERT INTO platform_results (session_id, platform, status, image_path, niches,
-                hashtags, caption, profiles, processing_seconds, product_photography_used)
-            VALUES ('old1', 'instagram', 'completed', '/ig.jpg', '["coffee"]',
-                '["#Coffee","#LatteArt"]', 'Morning latte', '[]', 1.5, 0);
-            INSERT INTO generated_files (session_id, type, platform, path, size)
-            VALUES ('old1', 'image', 'instagram', '/ig.jpg', 12345);
-            INSERT INTO saved_accounts (user_id, handle, niche, platform, created_at)
-            VALUES (42, 'cafe_one', 'coffee', '', '{ts}'),
-                   (42, '@Cafe_One', 'coffee', 'instagram', '{ts}'),
-                   (42, '@baker', 'food', '', '{ts}');
-            """
-        )
+        for sql, params in [
+            (
+                "INSERT INTO users (user_id, language, timezone, default_platforms, "
+                "output_format, logo_path, logo_position, created_at, seen_at) "
+                "VALUES (42, 'de', 'Europe/Berlin', '[\"instagram\",\"x\"]', 'PNG', "
+                "'/logo.png', 'top-left', ?, ?)",
+                (TS, TS),
+            ),
+            (
+                "INSERT INTO processing_sessions (id, user_id, status, source_path, "
+                "source_hash, platforms, description, use_ai, options, started_at, "
+                "completed_at, results) VALUES ('old1', 42, 'completed', '/src.jpg', 'abc123', "
+                '\'["instagram","x"]\', \'latte art\', 1, \'{"tone":"casual"}\', ?, ?, '
+                "'{\"ok\":true}')",
+                (TS, TS),
+            ),
+            (
+                "INSERT INTO processing_sessions (id, user_id, status, started_at) "
+                "VALUES ('old2', 42, 'processing', ?)",
+                (TS,),
+            ),
+            (
+                "INSERT INTO platform_results (session_id, platform, status, image_path, "
+                "niches, hashtags, caption, profiles, processing_seconds, "
+                "product_photography_used) VALUES ('old1', 'instagram', 'completed', "
+                "'/ig.jpg', '[\"coffee\"]', '[\"#Coffee\",\"#LatteArt\"]', 'Morning latte', "
+                "'[]', 1.5, 0)",
+                (),
+            ),
+            (
+                "INSERT INTO generated_files (session_id, type, platform, path, size) "
+                "VALUES ('old1', 'image', 'instagram', '/ig.jpg', 12345)",
+                (),
+            ),
+            (
+                "INSERT INTO saved_accounts (user_id, handle, niche, platform, created_at) "
+                "VALUES (42, 'cafe_one', 'coffee', '', ?), "
+                "(42, '@Cafe_One', 'coffee', 'instagram', ?), (42, '@baker', 'food', '', ?)",
+                (TS, TS, TS),
+            ),
+        ]:
+            conn.execute(sql, params)
     finally:
         conn.close()
 
 
-async def test_migrate_from_v1_keeps_data(tmp_path: Path) -> None:
-    db = tmp_path / "old.sqlite3"
+async def test_migrate_from_v1_keeps_data(db_target: Path | str) -> None:
+    db = db_target
     _make_v1(db)
 
     repo = await Repository.open(db)
@@ -140,42 +206,43 @@ async def test_migrate_from_v1_keeps_data(tmp_path: Path) -> None:
         cafe = next(a for a in accounts if a.handle.lower() == "@cafe_one")
         assert cafe.platform == "instagram"
 
-        # New features work on the upgraded file.
-        with SqliteCache(db) as cache:
+        # New features work on the upgraded database.
+        with open_cache(db) as cache:
             cache.put("k", {"v": 1}, ttl_s=60)
             assert cache.get("k") == {"v": 1}
         interrupted = await repo.mark_interrupted()
         assert [s.id for s in interrupted] == ["old2"]
         assert [s.id for s in await repo.unnotified_interrupted()] == ["old2"]
+        assert await repo.integrity_check() == "ok"
     finally:
         await repo.close()
 
-    conn = sqlite3.connect(db)
+    conn = _connect(db)
     try:
         assert migrations.current_version(conn) == migrations.LATEST
         assert "ai_cache" in _tables(conn)
-        assert {"notified"} <= _columns(conn, "processing_sessions")
-        assert {"provider", "error"} <= _columns(conn, "platform_results")
+        assert {"notified"} <= set(_columns(conn, "processing_sessions"))
+        assert {"provider", "error"} <= set(_columns(conn, "platform_results"))
         assert "fit" in _columns(conn, "users")
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        if migrations.dialect(conn) == migrations.SQLITE:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     finally:
         conn.close()
 
 
-async def test_v4_adds_the_crop_fit_with_default_auto(tmp_path: Path) -> None:
+async def test_v4_adds_the_crop_fit_with_default_auto(db_target: Path | str) -> None:
     """A v3 database (before users.fit) upgrades: old users get `auto`, new values are checked
     with the pipeline's rule (pipeline.models.FITS)."""
-    db = tmp_path / "v3.sqlite3"
-    conn = migrations.connect(db)
+    db = db_target
+    conn = _connect(db)
     try:
         assert migrations.migrate(conn, target=3) == 3
         assert "fit" not in _columns(conn, "users")
-        ts = "2026-10-01T10:00:00.000000+00:00"
         conn.execute(
             "INSERT INTO users (user_id, language, output_format, created_at, seen_at) "
             "VALUES (7, 'fr', 'WEBP', ?, ?)",
-            (ts, ts),
+            (TS, TS),
         )
     finally:
         conn.close()
@@ -196,38 +263,100 @@ async def test_v4_adds_the_crop_fit_with_default_auto(tmp_path: Path) -> None:
     finally:
         await repo.close()
 
-    conn = sqlite3.connect(db)
+    conn = _connect(db)
     try:
         assert migrations.current_version(conn) == migrations.LATEST >= 4
-        info_rows = {r[1]: r for r in conn.execute("PRAGMA table_info(users)")}
-        assert info_rows["fit"][3] == 1 and info_rows["fit"][4] == "'auto'"  # NOT NULL, default
+        not_null, default = _columns(conn, "users")["fit"]
+        assert not_null and default is not None and default.startswith("'auto'")
     finally:
         conn.close()
 
 
-async def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    db = tmp_path / "future.sqlite3"
-    migrations.migrate_path(db)
-    conn = sqlite3.connect(db)
-    conn.execute(
-        "INSERT INTO schema_version VALUES (?, 'from the future', '2030-01-01')",
-        (migrations.LATEST + 1,),
-    )
-    conn.commit()
-    conn.close()
+async def test_migrate_from_v4_keeps_data(db_target: Path | str) -> None:
+    """The release before the REST API (schema v4) upgrades to the latest: its sessions,
+    results and accounts stay, and the tables added since (API keys, reminders, delivery)
+    work on it."""
+    conn = _connect(db_target)
+    try:
+        assert migrations.migrate(conn, target=4) == 4
+        assert "api_keys" not in _tables(conn)
+        conn.execute(
+            "INSERT INTO users (user_id, language, fit, created_at, seen_at) "
+            "VALUES (5000000001, 'es', 'pad', ?, ?)",
+            (TS, TS),
+        )
+        conn.execute(
+            "INSERT INTO processing_sessions (id, user_id, status, platforms, started_at, "
+            "completed_at, results, notified) VALUES ('v4s', 5000000001, 'completed', "
+            "'[\"x\"]', ?, ?, '{\"n\":1}', 1)",
+            (TS, TS),
+        )
+        conn.execute(
+            "INSERT INTO platform_results (session_id, platform, status, processing_seconds, "
+            "provider) VALUES ('v4s', 'x', 'completed', 0.42, 'gemini')"
+        )
+        conn.execute(
+            "INSERT INTO saved_accounts (user_id, handle, niche, created_at) "
+            "VALUES (5000000001, '@Cafe', 'coffee', ?)",
+            (TS,),
+        )
+        conn.execute(
+            "INSERT INTO ai_cache (key, value, created_at, expires_at) "
+            "VALUES ('k', '{}', ?, '2099-01-01')",
+            (TS,),
+        )
+    finally:
+        conn.close()
+
+    uid = 5000000001
+    async with await Repository.open(db_target) as repo:
+        user = await repo.get_user(uid)
+        assert user is not None and (user.language, user.fit) == ("es", "pad")
+        done = await repo.get_session(uid, "v4s")
+        assert done is not None and done.results == {"n": 1} and done.notified
+        [row] = await repo.list_platform_rows(uid, "v4s")
+        assert (row.processing_seconds, row.provider) == (0.42, "gemini")
+        await repo.add_account(uid, "cafe", "tea")  # the same handle whatever its case
+        assert [(a.handle, a.niche) for a in await repo.list_accounts(uid)] == [("@cafe", "tea")]
+        new = await ApiStore(repo).create_key("after upgrade", telegram_id=uid)
+        assert new.record.id >= 1 and new.record.user_id == uid
+        await repo.mark_delivery_pending(uid, "v4s")
+        assert [s.id for s in await repo.undelivered()] == ["v4s"]
+    conn = _connect(db_target)
+    try:
+        assert migrations.current_version(conn) == migrations.LATEST
+        assert {"api_keys", "reminders", "ai_cache"} <= _tables(conn)
+        assert conn.execute("SELECT COUNT(*) FROM ai_cache").fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+async def test_newer_schema_is_refused(db_target: Path | str) -> None:
+    conn = _connect(db_target)
+    try:
+        migrations.migrate(conn)
+        conn.execute(
+            "INSERT INTO schema_version VALUES (?, 'from the future', '2030-01-01')",
+            (migrations.LATEST + 1,),
+        )
+    finally:
+        conn.close()
     with pytest.raises(StorageError) as info:
-        await Repository.open(db)
+        await Repository.open(db_target)
     assert info.value.code == "SCHEMA_TOO_NEW"
 
 
-def test_failed_step_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "db.sqlite3"
-    migrations.migrate_path(db, target=1)
-    broken = migrations.Migration(2, "broken", ("CREATE TABLE half_done (x)", "NOT SQL"))
+def test_failed_step_rolls_back(db_target: Path | str, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = _connect(db_target)
+    try:
+        migrations.migrate(conn, target=1)
+    finally:
+        conn.close()
+    broken = migrations.Migration(2, "broken", ("CREATE TABLE half_done (x TEXT)", "NOT SQL"))
     monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.MIGRATIONS[0], broken))
-    with pytest.raises(sqlite3.OperationalError):
-        migrations.migrate_path(db, target=2)
-    conn = sqlite3.connect(db)
+    with pytest.raises(Exception, match="(?i)syntax"):
+        migrations.upgrade_target(db_target, 2)
+    conn = _connect(db_target)
     try:
         assert migrations.current_version(conn) == 1
         assert "half_done" not in _tables(conn)
@@ -241,3 +370,54 @@ async def test_corrupt_file_is_a_storage_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError) as info:
         await Repository.open(db)
     assert "garbage.sqlite3" in info.value.message
+
+
+def test_two_migrators_race_and_each_version_is_applied_once(
+    db_target: Path | str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two migrators start at the same instant on an empty database, each on its own
+    connection. The first migration is slowed down so both are inside the runner at once:
+    without the lock (SQLite's BEGIN IMMEDIATE before the version is read again, PostgreSQL's
+    advisory lock) both would apply v1 and the second would fail on `users` existing."""
+    entered: list[str] = []
+
+    def slow(conn: Any) -> None:
+        entered.append(threading.current_thread().name)
+        time.sleep(0.5)
+
+    first = migrations.MIGRATIONS[0]
+    slowed = migrations.Migration(first.version, first.name, (slow, *first.steps))
+    monkeypatch.setattr(migrations, "MIGRATIONS", (slowed, *migrations.MIGRATIONS[1:]))
+    if isinstance(db_target, Path):
+        migrations.connect(db_target).close()  # the file exists before either starts
+
+    barrier = threading.Barrier(2)
+    applied: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def migrator(name: str) -> None:
+        try:
+            conn = _connect(db_target)
+            try:
+                barrier.wait(10)
+                applied[name] = migrations.upgrade(conn)
+            finally:
+                conn.close()
+        except BaseException as exc:  # collected for the assert
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrator, args=(n,), name=n) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert len(entered) == 1  # the slow step ran once
+    every = [m.version for m in migrations.MIGRATIONS]
+    assert sorted(applied["a"] + applied["b"]) == every  # each version by exactly one
+    conn = _connect(db_target)
+    try:
+        rows = conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+        assert [r[0] for r in rows] == every
+    finally:
+        conn.close()

@@ -1,18 +1,18 @@
-"""Repository behaviour on a real SQLite file: sessions, isolation, concurrency, users,
-saved accounts."""
+"""Repository behaviour on a real database, a SQLite file and a PostgreSQL schema: sessions,
+isolation, concurrency, users, saved accounts."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from pipeline.errors import OptionsError, SocialOptError
-from storage.cache import SqliteCache
+from storage.cache import open_cache
+from storage.db import is_integrity_error
 from storage.errors import InvalidHandle, SessionNotFound, StorageError
 from storage.records import FileRecord, PlatformRow, rows_from_results
 from storage.repository import Repository, normalize_handle
@@ -21,8 +21,8 @@ A, B = 1001, 2002
 
 
 @pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
-    repository = await Repository.open(tmp_path / "socialopt.sqlite3")
+async def repo(db_target: Path | str) -> AsyncIterator[Repository]:
+    repository = await Repository.open(db_target)
     try:
         yield repository
     finally:
@@ -184,9 +184,9 @@ async def test_unsafe_session_id_refused(repo: Repository) -> None:
     assert len(generated.id) == 32
 
 
-async def test_list_and_last_and_count(tmp_path: Path) -> None:
+async def test_list_and_last_and_count(db_target: Path | str) -> None:
     now = [datetime(2026, 11, 1, 12, 0, tzinfo=UTC)]
-    repo = await Repository.open(tmp_path / "db.sqlite3", clock=lambda: now[0])
+    repo = await Repository.open(db_target, clock=lambda: now[0])
     try:
         for i in range(5):
             await _completed(repo, A, f"s{i}")
@@ -206,10 +206,12 @@ async def test_list_and_last_and_count(tmp_path: Path) -> None:
         await repo.close()
 
 
-async def test_200_concurrent_writes(repo: Repository, tmp_path: Path) -> None:
-    """Many tasks writing at once, and pipeline threads filling the AI cache on the same file
-    through their own connection: no `database is locked`, every row present."""
-    cache = SqliteCache(tmp_path / "socialopt.sqlite3")
+async def test_200_concurrent_writes(
+    repo: Repository, db_target: Path | str, run_sql: Callable[..., list]
+) -> None:
+    """Many tasks writing at once, and pipeline threads filling the AI cache on the same
+    database through their own connection: no `database is locked`, every row present."""
+    cache = open_cache(db_target)
 
     async def job(i: int) -> None:
         uid = 10 + i % 7
@@ -232,23 +234,18 @@ async def test_200_concurrent_writes(repo: Repository, tmp_path: Path) -> None:
 
     per_user = [len(await repo.list_sessions(10 + u, limit=1000)) for u in range(7)]
     assert sum(per_user) == 200
-    conn = sqlite3.connect(tmp_path / "socialopt.sqlite3")
-    try:
-        counts = dict(
-            conn.execute("SELECT status, COUNT(*) FROM processing_sessions GROUP BY status")
-        )
-        assert counts == {"completed": 180, "failed": 20}
-        assert conn.execute("SELECT COUNT(*) FROM platform_results").fetchone()[0] == 360
-        assert conn.execute("SELECT COUNT(*) FROM ai_cache").fetchone()[0] == 200
-        assert conn.execute("SELECT COUNT(*) FROM saved_accounts").fetchone()[0] == 200
-    finally:
-        conn.close()
+    counts = dict(
+        run_sql(db_target, "SELECT status, COUNT(*) FROM processing_sessions GROUP BY status")
+    )
+    assert counts == {"completed": 180, "failed": 20}
+    assert run_sql(db_target, "SELECT COUNT(*) FROM platform_results") == [(360,)]
+    assert run_sql(db_target, "SELECT COUNT(*) FROM ai_cache") == [(200,)]
+    assert run_sql(db_target, "SELECT COUNT(*) FROM saved_accounts") == [(200,)]
 
 
-async def test_concurrent_writes_from_two_repositories(tmp_path: Path) -> None:
-    """Two connections on one file (like the bot and a CLI run) wait instead of failing."""
-    db = tmp_path / "shared.sqlite3"
-    first, second = await Repository.open(db), await Repository.open(db)
+async def test_concurrent_writes_from_two_repositories(db_target: Path | str) -> None:
+    """Two connections on one database (like the bot and a CLI run) wait instead of failing."""
+    first, second = await Repository.open(db_target), await Repository.open(db_target)
     try:
 
         async def job(repo: Repository, i: int) -> None:
@@ -391,9 +388,9 @@ async def test_rows_from_results_json_roundtrip(repo: Repository) -> None:
     assert stored[1].error == {"code": "PROCESSING_FAILED", "message": "no"}
 
 
-async def test_close_twice(tmp_path: Path) -> None:
+async def test_close_twice(db_target: Path | str) -> None:
     """Closing is idempotent, a closed repository refuses work, and what it committed stays."""
-    db = tmp_path / "db.sqlite3"
+    db = db_target
     repo = await Repository.open(db)
     await repo.create_session(A, session_id="kept")
     await repo.close()
@@ -409,8 +406,9 @@ async def test_failed_transaction_rolls_back_and_cancellation_leaves_no_transact
 ) -> None:
     await repo.create_session(A, session_id="t1")
     bad_rows = [PlatformRow("x"), PlatformRow("x")]  # duplicate platform: UNIQUE violated
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(Exception) as info:
         await repo.complete_session(A, "t1", results={"r": 1}, platform_rows=bad_rows, files=[])
+    assert is_integrity_error(info.value), info.value
     assert (await repo.get_session(A, "t1")).status == "pending"  # the UPDATE was undone
 
     tasks = [asyncio.create_task(_completed(repo, A, f"cx{i}")) for i in range(20)]

@@ -27,6 +27,7 @@ HELP = (
     "/caption [tone or text] – new captions for your last photo, or from text\n"
     "/profiles [topic] – accounts worth tagging; /profiles add @handle niche\n"
     "/history – your recent photos\n"
+    "/reminders – reminders at the best time to post; cancel them\n"
     "/settings – default platforms, time zone, language, logo, format, crop fit\n"
     "/cancel – stop what we are doing"
 )
@@ -37,6 +38,7 @@ COMMANDS = [
     ("caption", "New captions for your last photo"),
     ("profiles", "Accounts worth tagging"),
     ("history", "Your recent photos"),
+    ("reminders", "Reminders to post, cancel them"),
     ("settings", "Defaults, time zone, logo"),
     ("cancel", "Stop the current step"),
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
@@ -14,13 +13,7 @@ from bot.callbacks import HISTORY
 from bot.context import BotContext
 from bot.delivery import send_platform
 from bot.formatting import display_name, escape, local_time
-from pipeline.models import PlatformContent, PlatformResult, RenderedImage
-from pipeline.serialize import (
-    account_from_dict,
-    account_list,
-    hashtag_list,
-    posting_time_from_dict,
-)
+from socialopt.usecases.history import stored_platforms
 from storage.records import SessionRecord
 
 log = logging.getLogger(__name__)
@@ -55,65 +48,26 @@ def history_text(sessions: list[SessionRecord], timezone: str) -> str:
     return "\n".join(lines)
 
 
-def platform_result_from_dict(platform: str, data: dict[str, Any]) -> PlatformResult:
-    """A PlatformResult rebuilt from results.json (`platforms.<name>`), without image bytes."""
-    image = None
-    info = data.get("image")
-    if isinstance(info, dict) and info.get("width"):
-        image = RenderedImage(
-            b"", int(info["width"]), int(info["height"]), str(info.get("format") or "JPEG")
-        )
-    content = None
-    if data.get("caption") or data.get("hashtags"):
-        content = PlatformContent(
-            caption=str(data.get("caption") or ""),
-            hashtags=hashtag_list(data),
-            alt_text=str(data.get("alt_text") or ""),
-            title=str(data.get("title") or ""),
-            provider=str(data.get("provider") or "offline"),
-        )
-    return PlatformResult(
-        platform=platform,
-        status=str(data.get("status") or "completed"),
-        image=image,
-        content=content,
-        posting_times=[posting_time_from_dict(t) for t in data.get("posting_times") or []],
-        profiles=[account_from_dict(a) for a in account_list(data)],
-        provider=str(data.get("provider") or "offline"),
-        error=data.get("error"),
-    )
-
-
 async def resend_session(
     context: BotContext, chat_id: int, session: SessionRecord, timezone: str
 ) -> None:
     """Send a stored session again from its folder: preview, images as documents, texts."""
     folder = Path(context.svc.sessions_dir) / session.id
-    results = session.results or {}
     preview = folder / "preview.jpg"
     if preview.is_file():
         with preview.open("rb") as fh:
             await context.bot.send_photo(chat_id, fh, caption="All crops at a glance")
-    for platform, data in (results.get("platforms") or {}).items():
-        name = data.get("processed_image")
-        path = folder / Path(name).name if name else None  # never outside the session folder
-        image = None
-        if path is not None and path.is_file():
-            size = data.get("image") or {}
-            image = (path.read_bytes(), path.name, (size.get("width"), size.get("height")))
+    for item in stored_platforms(session, folder):
         await send_platform(
-            context.bot,
-            chat_id,
-            platform,
-            platform_result_from_dict(platform, data),
-            timezone=timezone,
-            image=image,
+            context.bot, chat_id, item.platform, item.result, timezone=timezone, image=item.image
         )
     product = not (session.options or {}).get("product_styles")  # the job made none yet
     await context.bot.send_message(
         chat_id,
         f"That was session <code>{escape(session.id)}</code>.",
-        reply_markup=keyboards.closing(session.id, product=product),
+        reply_markup=keyboards.closing(
+            session.id, product=product, webapp_url=context.svc.settings.webapp_url
+        ),
     )
 
 

@@ -15,7 +15,9 @@ interrupted by a restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -37,9 +40,13 @@ from bot.errors import SESSION_KEY
 from bot.formatting import display_name, escape
 from bot.jobs import job_options, start_photo_job
 from pipeline.errors import IntakeError, SocialOptError
-from pipeline.intake import MB, IntakeLimits, load_image
+from pipeline.intake import MB, probe_image
 from pipeline.outputs import make_zip
 from pipeline.platforms import PLATFORM_KEYS
+from socialopt.logs import redact
+from socialopt.usecases import sessions
+
+log = logging.getLogger(__name__)
 
 CHOOSING, DESCRIBING = range(2)
 DRAFT_KEY = "draft"
@@ -48,13 +55,16 @@ CLOUD_DOWNLOAD_LIMIT = 20 * MB  # getFile on Telegram's cloud Bot API
 CLOUD_UPLOAD_LIMIT = 50 * MB
 MAX_DESCRIPTION = 1000
 IMAGE_FILTER = filters.PHOTO | filters.Document.ALL
+DRAFT_EXPIRED = (
+    "⌛ This photo waited too long for an answer, so I let it go. Send it again whenever you like."
+)
 
 
 @dataclass
 class Draft:
-    """What the user has chosen so far for one photo."""
+    """What the user has chosen so far for one photo; the image waits on disk (`path`)."""
 
-    image: bytes
+    path: Path
     source_name: str
     width: int
     height: int
@@ -71,12 +81,6 @@ class Draft:
 
 
 # -- intake ------------------------------------------------------------------------------------
-
-
-def _check_image(data: bytes, limits: IntakeLimits) -> tuple[int, int]:
-    """(width, height) of a usable image, or IntakeError with its code."""
-    source = load_image(data, limits, draft_size=(64, 64))
-    return source.info.width, source.info.height
 
 
 async def _download(message: Message, context: BotContext) -> tuple[bytes, str]:
@@ -110,11 +114,15 @@ async def _download(message: Message, context: BotContext) -> tuple[bytes, str]:
     try:
         tg_file = await item.get_file()
         return bytes(await tg_file.download_as_bytearray()), name
-    except TelegramError as exc:
-        raise IntakeError(
-            f"I could not download the file from Telegram ({exc}). Please send it again.",
-            code="DOWNLOAD_FAILED",
-        ) from exc
+    except TelegramError as exc:  # its text may echo the file URL, token included: log only
+        secrets = [*settings.secret_values(), context.bot.token]
+        log.warning("file download failed: %s", redact(str(exc), secrets))
+        sentence = "I could not download the file from Telegram. Please send it again."
+        if "too big" in str(exc).lower():  # our own words for the one case a user can fix
+            sentence = (
+                "The file is too big for Telegram to give it to me. Please send a smaller image."
+            )
+        raise IntakeError(sentence, code="DOWNLOAD_FAILED") from exc
 
 
 # -- keyboard ----------------------------------------------------------------------------------
@@ -143,24 +151,37 @@ async def _expired(update: Update) -> None:
 # -- conversation steps ------------------------------------------------------------------------
 
 
+async def _drop(context: BotContext) -> Draft | None:
+    """Forget the user's draft and remove its file; returns it (None when there was none)."""
+    draft: Draft | None = context.user_data.pop(DRAFT_KEY, None) if context.user_data else None
+    if draft is not None:
+        await asyncio.to_thread(sessions.drop_draft, draft.path)
+    return draft
+
+
 async def image_received(update: Update, context: BotContext) -> int | None:
-    """A photo or a file: check it, then show the platform keyboard (a new photo restarts)."""
+    """A photo or a file: the size from the image's header (no pixel is decoded here: the
+    job decodes, after the user's limits are checked in start_photo_job), then the platform
+    keyboard (a new photo restarts). The bytes wait on disk, not in memory."""
     message = update.effective_message
     svc = context.svc
+    uid = update.effective_user.id
     try:
         data, name = await _download(message, context)
-        width, height = await asyncio.to_thread(_check_image, data, svc.services.intake_limits)
-    except IntakeError as exc:
+        header = await asyncio.to_thread(probe_image, data, svc.services.intake_limits)
+        path = await asyncio.to_thread(sessions.save_draft, svc.drafts_dir, uid, data)
+    except SocialOptError as exc:
         await message.reply_text(f"⚠️ {escape(exc.user_text())}")
         return None
-    uid = update.effective_user.id
+    del data
+    await _drop(context)  # a new photo replaces the one waiting
     user = await svc.repo.get_user(uid)  # a read: the reply does not wait for a write
     saved = (user.default_platforms if user else ()) or svc.settings.default_platforms
     draft = Draft(
-        image=data,
+        path=path,
         source_name=name,
-        width=width,
-        height=height,
+        width=header.width,
+        height=header.height,
         platforms=[k for k in PLATFORM_KEYS if k in saved],
         ai_available=svc.ai_enabled,
         has_logo=bool(user and user.logo_path),
@@ -267,10 +288,16 @@ async def skip_pressed(update: Update, context: BotContext) -> int:
 
 
 async def _start(update: Update, context: BotContext, description: str) -> int:
-    draft: Draft | None = context.user_data.pop(DRAFT_KEY, None)
-    if draft is None:
+    taken = await _taken(context)
+    if taken is None:
         return ConversationHandler.END
+    draft, image = taken
     svc, uid, chat_id = context.svc, update.effective_user.id, update.effective_chat.id
+    if image is None:
+        await context.bot.edit_message_text(
+            "I no longer have that photo; please send it again.", chat_id, draft.prompt_id
+        )
+        return ConversationHandler.END
     options = await job_options(
         svc,
         uid,
@@ -287,7 +314,7 @@ async def _start(update: Update, context: BotContext, description: str) -> int:
             context.bot,
             user_id=uid,
             chat_id=chat_id,
-            image=draft.image,
+            image=image,
             options=options,
             status_message_id=draft.prompt_id or None,
         )
@@ -300,9 +327,19 @@ async def _start(update: Update, context: BotContext, description: str) -> int:
     return ConversationHandler.END
 
 
+async def _taken(context: BotContext) -> tuple[Draft, bytes | None] | None:
+    """The draft and its bytes (None when the file is gone), its file removed."""
+    draft: Draft | None = context.user_data.pop(DRAFT_KEY, None)
+    if draft is None:
+        return None
+    image = await asyncio.to_thread(sessions.read_draft, draft.path)
+    await asyncio.to_thread(sessions.drop_draft, draft.path)
+    return draft, image
+
+
 async def cancel(update: Update, context: BotContext) -> int:
     """/cancel at any step: forget the photo."""
-    context.user_data.pop(DRAFT_KEY, None)
+    await _drop(context)
     await update.effective_message.reply_text("Cancelled. Send a new photo whenever you like.")
     return ConversationHandler.END
 
@@ -412,8 +449,20 @@ async def retry_pressed(update: Update, context: BotContext) -> None:
     await _rerun(update, context, RETRY.rest(query.data), product=False)
 
 
-def conversation() -> ConversationHandler:
-    """The photo conversation (entry: a photo or a file; /cancel leaves from any step)."""
+async def draft_expired(update: object, context: BotContext) -> None:
+    """The conversation timed out (PTB's conversation_timeout): drop the draft and say so."""
+    draft = await _drop(context)
+    if draft is None or not draft.keyboard_id or not isinstance(update, Update):
+        return
+    with suppress(TelegramError):  # the message may be gone; the draft is dropped anyway
+        await context.bot.edit_message_text(
+            DRAFT_EXPIRED, update.effective_chat.id, draft.keyboard_id
+        )
+
+
+def conversation(draft_ttl_s: float | None = None) -> ConversationHandler:
+    """The photo conversation (entry: a photo or a file; /cancel leaves from any step). With
+    `draft_ttl_s`, an unanswered draft ends after that many seconds and the user is told."""
     entry = MessageHandler(IMAGE_FILTER, image_received)
     return ConversationHandler(
         entry_points=[entry],
@@ -428,17 +477,19 @@ def conversation() -> ConversationHandler:
                 CallbackQueryHandler(skip_pressed, pattern=PHOTO.pattern("skip")),
                 CommandHandler("skip", skip_pressed),
             ],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, draft_expired)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
         allow_reentry=True,
         name="photo",
+        conversation_timeout=draft_ttl_s or None,
     )
 
 
-def handlers() -> list[BaseHandler]:
+def handlers(draft_ttl_s: float | None = None) -> list[BaseHandler]:
     """The conversation, then the buttons that outlive it."""
     return [
-        conversation(),
+        conversation(draft_ttl_s),
         CallbackQueryHandler(stale_button, pattern=PHOTO.pattern()),
         CallbackQueryHandler(zip_pressed, pattern=ZIP.pattern()),
         CallbackQueryHandler(product_pressed, pattern=PRODUCT.pattern()),

@@ -8,11 +8,8 @@ search links, and the message says so.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from telegram import Update
 from telegram.error import BadRequest
@@ -22,14 +19,10 @@ from bot import keyboards
 from bot.callbacks import PROFILES
 from bot.context import BotContext
 from bot.formatting import accounts_block, display_name, escape, split_message
-from bot.handlers.caption import session_niches
-from pipeline import accounts as accounts_mod
-from pipeline import niches as niches_mod
-from pipeline.errors import OptionsError, ProviderError
-from pipeline.models import Account, Niche, Usage
-from pipeline.platforms import PLATFORM_KEYS, normalize_platform
-from pipeline.providers.base import AccountsRequest
-from storage.errors import InvalidHandle
+from pipeline.errors import SocialOptError
+from pipeline.platforms import PLATFORM_KEYS
+from socialopt.usecases import accounts as accounts_case
+from socialopt.usecases.accounts import ProfilesQuery
 
 log = logging.getLogger(__name__)
 
@@ -48,46 +41,6 @@ OFFLINE_NOTE = (
 )
 
 
-@dataclass
-class ProfilesQuery:
-    """What the platform buttons look up: niches, a description, the platforms offered."""
-
-    niches: list[Niche]
-    description: str
-    platforms: tuple[str, ...]
-
-
-@dataclass
-class Found:
-    accounts: list[Account]
-    offline: bool
-    notice: str = ""
-
-
-def find_accounts(services: Any, request: AccountsRequest) -> Found:
-    """Suggestions for one platform: the accounts provider when AI is on, else offline. Sync."""
-    finder = getattr(services, "accounts_provider", None)
-    notice = ""
-    if finder is not None and finder.name != "offline":
-        try:
-            return Found(finder.find_accounts(request, Usage()), offline=False)
-        except ProviderError as exc:
-            log.warning("account discovery failed (%s): offline suggestions", exc.code)
-            notice = f"Account discovery is unavailable right now ({exc.code})."
-    return Found(accounts_mod.offline_accounts(request), offline=True, notice=notice)
-
-
-def niche_key(text: str) -> str:
-    """A taxonomy key when the text names a niche (`Interior design` -> `interior_design`),
-    else the text itself, lowercased."""
-    folded = " ".join(text.lower().split())
-    key = folded.replace(" ", "_")
-    if niches_mod.niche_info(key) is not None:
-        return key
-    by_name = {info.name.lower(): k for k, info in niches_mod.NICHES.items()}
-    return by_name.get(folded, folded)
-
-
 async def _show_picker(update: Update, context: BotContext, query: ProfilesQuery) -> None:
     context.user_data[QUERY_KEY] = query
     names = ", ".join(n.name for n in query.niches)
@@ -101,41 +54,18 @@ async def _show_picker(update: Update, context: BotContext, query: ProfilesQuery
 
 async def _session_query(context: BotContext, uid: int, sid: str = "") -> ProfilesQuery | None:
     repo = context.svc.repo
-    session = await (repo.get_session(uid, sid) if sid else repo.last_session(uid))
-    if session is None or not session.results:
-        return None
-    found = session_niches(session.results, session.description)
-    return ProfilesQuery(found, session.description, session.platforms or PLATFORM_KEYS)
+    return accounts_case.for_session(
+        await (repo.get_session(uid, sid) if sid else repo.last_session(uid))
+    )
 
 
 async def _add(update: Update, context: BotContext, args: list[str]) -> None:
     message = update.effective_message
-    if len(args) < 2:
-        await message.reply_html(
-            "Tell me the handle and its niche: <code>/profiles add @handle coffee</code>"
-        )
-        return
-    handle, words = args[0], args[1:]
-    platform = ""
-    if len(words) > 1:
-        try:
-            platform = normalize_platform(words[-1])
-            words = words[:-1]
-        except OptionsError:
-            platform = ""
-    if not accounts_mod.valid_handle(platform, handle):
-        await message.reply_html(
-            f"<code>{escape(handle)}</code> doesn't look like an account handle"
-            f"{' on ' + display_name(platform) if platform else ''}: use letters, digits, "
-            "'.' or '_', like <code>@my_brand</code>. (INVALID_HANDLE)"
-        )
-        return
-    niche = niche_key(" ".join(words))
     try:
-        account = await context.svc.repo.add_account(
-            update.effective_user.id, handle, niche, platform
+        account = await accounts_case.save_account(
+            context.svc.repo, update.effective_user.id, args
         )
-    except InvalidHandle as exc:
+    except SocialOptError as exc:  # INVALID_HANDLE, MISSING_NICHE, a storage limit
         await message.reply_html(escape(exc.user_text()))
         return
     where = f" on {display_name(account.platform)}" if account.platform else ""
@@ -183,8 +113,8 @@ async def profiles_command(update: Update, context: BotContext) -> None:
     if args:
         topic = " ".join(args)
         user = await context.svc.repo.ensure_user(uid)
-        platforms = user.default_platforms or tuple(context.svc.settings.default_platforms)
-        query = ProfilesQuery(niches_mod.match_niches(topic, None), topic, tuple(platforms))
+        platforms = user.default_platforms or context.svc.defaults.platforms
+        query = accounts_case.for_topic(topic, tuple(platforms))
     else:
         query = await _session_query(context, uid)
         if query is None:
@@ -199,18 +129,11 @@ async def _accounts_text(
     context: BotContext, uid: int, query: ProfilesQuery, platform: str
 ) -> str:
     saved = await context.svc.repo.list_accounts(uid, platform=platform)
-    request = AccountsRequest(query.niches, platform, tuple(saved), query.description)
     cache = context.user_data.setdefault(CACHE_KEY, {})
-    key = (tuple(n.key for n in query.niches), query.description, platform)
-    found = cache.get(key)
-    if found is None:  # pressing a platform again must not pay for another AI call
-        loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(
-            None, partial(find_accounts, context.svc.services, request)
-        )
-        if not found.offline:
-            cache[key] = found
-    items = accounts_mod.merge_accounts(saved, found.accounts, platform)
+    budget = partial(context.svc.ai_budget.take, uid)  # the same hourly budget as /caption
+    items, found = await context.svc.jobs.run_ai(  # the AI pool: a slow provider holds no
+        partial(accounts_case.suggest, context.svc.services, saved, query, platform, cache, budget)
+    )  # thread that intake and files need
     names = ", ".join(n.name for n in query.niches)
     lines = [f"👥 <b>{escape(display_name(platform))}</b> — {escape(names)}", ""]
     lines += accounts_block(items) or ["Nothing to suggest yet."]

@@ -12,15 +12,13 @@ another command goes by, so an abandoned prompt never swallows a later photo or 
 from __future__ import annotations
 
 import asyncio
-import io
-import os
 import time
 import warnings
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from PIL import Image, UnidentifiedImageError
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     BaseHandler,
@@ -42,6 +40,7 @@ from pipeline import rules
 from pipeline.errors import OptionsError
 from pipeline.models import FITS, LANGUAGES, LOGO_POSITIONS, OUTPUT_FORMATS
 from pipeline.platforms import PLATFORM_KEYS
+from socialopt.usecases import preferences
 from storage.records import UserSettings
 
 TIMEZONE, LOGO = range(2)  # the steps that wait for a message
@@ -59,7 +58,8 @@ LOGO_PROMPT = (
 
 
 class StepClock:
-    """When each user's waiting step (time zone or logo) began; a step can be ended early."""
+    """When each user's waiting step (time zone or logo) began; a step can be ended early.
+    One per application (bot_data[STEPS_KEY]), shared by the step handlers and callbacks."""
 
     def __init__(self, ttl_s: float = STEP_TTL_S) -> None:
         self.ttl_s = ttl_s
@@ -76,7 +76,11 @@ class StepClock:
         return started is not None and time.monotonic() - started <= self.ttl_s
 
 
-STEPS = StepClock()
+STEPS_KEY = "settings_steps"  # the application's StepClock in bot_data (bot.app puts it there)
+
+
+def _steps(context: BotContext) -> StepClock:
+    return context.bot_data[STEPS_KEY]
 
 
 def _uid(update: object) -> int | None:
@@ -87,9 +91,13 @@ def _uid(update: object) -> int | None:
 class StepMessageHandler(MessageHandler):
     """A MessageHandler that matches only while the user's waiting step is fresh."""
 
+    def __init__(self, filters_: filters.BaseFilter, callback: Any, steps: StepClock) -> None:
+        super().__init__(filters_, callback)
+        self.steps = steps
+
     def check_update(self, update: object) -> bool | object | None:
         uid = _uid(update)
-        if uid is None or not STEPS.fresh(uid):
+        if uid is None or not self.steps.fresh(uid):
             return False
         return super().check_update(update)
 
@@ -98,13 +106,14 @@ class EndStepOn(MessageHandler):
     """Never handles anything: a matching update ends the waiting step and goes on to the
     handlers after this conversation (a photo to the photo flow, a command to its handler)."""
 
-    def __init__(self, filters_: filters.BaseFilter) -> None:
+    def __init__(self, filters_: filters.BaseFilter, steps: StepClock) -> None:
         super().__init__(filters_, _never_called)
+        self.steps = steps
 
     def check_update(self, update: object) -> bool:
         uid = _uid(update)
         if uid is not None and super().check_update(update):
-            STEPS.stop(uid)
+            self.steps.stop(uid)
         return False
 
 
@@ -112,9 +121,13 @@ class StepCommandHandler(CommandHandler):
     """A CommandHandler that matches only while the user's waiting step is fresh: a /cancel
     long after an abandoned prompt belongs to whatever the user is doing now."""
 
+    def __init__(self, command: str, callback: Any, steps: StepClock) -> None:
+        super().__init__(command, callback)
+        self.steps = steps
+
     def check_update(self, update: object) -> bool | object | None:
         uid = _uid(update)
-        if uid is None or not STEPS.fresh(uid):
+        if uid is None or not self.steps.fresh(uid):
             return False
         return super().check_update(update)
 
@@ -127,7 +140,7 @@ parse_timezone = rules.timezone  # the one time-zone rule, shared with storage a
 
 
 def _platforms(user: UserSettings, context: BotContext) -> tuple[str, ...]:
-    return user.default_platforms or tuple(context.svc.settings.default_platforms)
+    return user.default_platforms or context.svc.defaults.platforms
 
 
 def menu_text(user: UserSettings, context: BotContext) -> str:
@@ -173,29 +186,7 @@ def logo_text(user: UserSettings, *, uploading: bool = False) -> str:
 
 
 def logo_path(context: BotContext, uid: int) -> Path:
-    return Path(context.svc.settings.data_dir) / "users" / str(uid) / "logo.png"
-
-
-def save_logo(data: bytes, path: Path) -> None:
-    """Check a PNG/JPEG and store it as PNG (alpha kept); OptionsError INVALID_LOGO if not."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.format not in ("PNG", "JPEG"):
-                raise OptionsError(
-                    f"The logo must be a PNG or JPEG, not {img.format}.", code="INVALID_LOGO"
-                )
-            if img.width * img.height > 25_000_000:
-                raise OptionsError(
-                    "That logo is too large (25 megapixels at most).", code="INVALID_LOGO"
-                )
-            img.load()
-            rgba = img.convert("RGBA")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise OptionsError("That file isn't an image I can read.", code="INVALID_LOGO") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    rgba.save(tmp, "PNG")
-    os.replace(tmp, path)
+    return preferences.logo_file(context.svc.settings.data_dir, uid)
 
 
 async def _edit(update: Update, text: str, markup: InlineKeyboardMarkup) -> None:
@@ -220,13 +211,11 @@ async def settings_command(update: Update, context: BotContext) -> int:
 async def _toggle_platform(update: Update, context: BotContext, key: str) -> int:
     repo, uid = context.svc.repo, update.effective_user.id
     user = await repo.ensure_user(uid)
-    selected = list(_platforms(user, context))
-    if key in selected and len(selected) == 1:
+    ordered = preferences.toggle_platform(_platforms(user, context), key)
+    if ordered is None:
         await update.callback_query.answer("Keep at least one platform.", show_alert=True)
         return MENU
     await update.callback_query.answer()
-    selected = [p for p in selected if p != key] if key in selected else selected + [key]
-    ordered = tuple(p for p in PLATFORM_KEYS if p in selected)
     user = await repo.update_user(uid, default_platforms=ordered)
     await _edit(update, "Default platforms for new photos:", keyboards.default_platforms(ordered))
     return MENU
@@ -249,7 +238,7 @@ async def settings_button(update: Update, context: BotContext) -> int:
         )
     elif action == "tz":
         await _edit(update, TZ_PROMPT, keyboards.time_zones())
-        STEPS.start(uid)
+        _steps(context).start(uid)
         return TIMEZONE
     elif action == "tzv":
         user = await repo.update_user(uid, timezone=parse_timezone(value))
@@ -280,7 +269,7 @@ async def settings_button(update: Update, context: BotContext) -> int:
         return ConversationHandler.END
     else:  # "menu" and anything unknown
         await _edit(update, menu_text(user, context), keyboards.settings_menu())
-    STEPS.stop(uid)
+    _steps(context).stop(uid)
     return MENU
 
 
@@ -302,9 +291,9 @@ async def _logo_button(
         update, logo_text(user, uploading=uploading), keyboards.logo(user, uploading=uploading)
     )
     if uploading:
-        STEPS.start(uid)
+        _steps(context).start(uid)
         return LOGO
-    STEPS.stop(uid)
+    _steps(context).stop(uid)
     return MENU
 
 
@@ -315,7 +304,7 @@ async def timezone_received(update: Update, context: BotContext) -> int:
         zone = parse_timezone(message.text or "")
     except OptionsError as exc:
         await message.reply_html(escape(exc.user_text()))
-        STEPS.start(update.effective_user.id)  # a fresh ten minutes for the next try
+        _steps(context).start(update.effective_user.id)  # a fresh ten minutes for the next try
         return TIMEZONE
     user = await context.svc.repo.update_user(update.effective_user.id, timezone=zone)
     now = datetime.now(ZoneInfo(zone)).strftime("%H:%M")
@@ -325,7 +314,7 @@ async def timezone_received(update: Update, context: BotContext) -> int:
         context,
         f"🕒 Time zone set to <b>{escape(zone)}</b> (it is {now} there now).",
     )
-    STEPS.stop(update.effective_user.id)
+    _steps(context).stop(update.effective_user.id)
     return MENU
 
 
@@ -351,32 +340,35 @@ async def logo_received(update: Update, context: BotContext) -> int:
         if data is None:
             raise OptionsError("Send the logo as a PNG or JPEG image.", code="INVALID_LOGO")
         path = logo_path(context, uid)
-        await asyncio.get_running_loop().run_in_executor(None, save_logo, data, path)
+        await asyncio.get_running_loop().run_in_executor(None, preferences.save_logo, data, path)
     except OptionsError as exc:
         await message.reply_html(escape(exc.user_text()))
-        STEPS.start(uid)
+        _steps(context).start(uid)
         return LOGO
     user = await context.svc.repo.update_user(uid, logo_path=str(path))
     await message.reply_html(
         "✅ Logo saved. " + logo_text(user), reply_markup=keyboards.logo(user)
     )
-    STEPS.stop(uid)  # the next photo is a photo again; "Replace logo" starts another upload
+    _steps(context).stop(
+        uid
+    )  # the next photo is a photo again; "Replace logo" starts another upload
     return MENU
 
 
 async def settings_cancel(update: Update, context: BotContext) -> int:
     """/cancel during a step stops waiting (changes made so far are saved)."""
-    STEPS.stop(update.effective_user.id)
+    _steps(context).stop(update.effective_user.id)
     await update.effective_message.reply_text("Cancelled; your other settings are saved.")
     return ConversationHandler.END
 
 
-def handlers() -> list[BaseHandler]:
-    """The /settings conversation."""
+def handlers(steps: StepClock) -> list[BaseHandler]:
+    """The /settings conversation; `steps` is the application's StepClock (also in bot_data
+    under STEPS_KEY, where the callbacks find it)."""
     buttons = CallbackQueryHandler(settings_button, pattern=SETTINGS.pattern())
     media = filters.PHOTO | filters.Document.ALL
     other_command = filters.COMMAND & ~filters.Regex(r"^/(cancel|settings)\b")
-    leave = EndStepOn(media | other_command)
+    leave = EndStepOn(media | other_command, steps)
     with warnings.catch_warnings():
         # per_message=False is right here (the steps wait for messages, not buttons); PTB warns
         # that buttons are then tracked per chat, which is what we want.
@@ -386,12 +378,12 @@ def handlers() -> list[BaseHandler]:
             states={
                 TIMEZONE: [
                     buttons,
-                    StepMessageHandler(filters.TEXT & ~filters.COMMAND, timezone_received),
+                    StepMessageHandler(filters.TEXT & ~filters.COMMAND, timezone_received, steps),
                     leave,
                 ],
-                LOGO: [buttons, StepMessageHandler(media, logo_received), leave],
+                LOGO: [buttons, StepMessageHandler(media, logo_received, steps), leave],
             },
-            fallbacks=[StepCommandHandler("cancel", settings_cancel)],
+            fallbacks=[StepCommandHandler("cancel", settings_cancel, steps)],
             allow_reentry=True,
             name="settings",
         )

@@ -12,20 +12,19 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from pipeline import accounts
 from pipeline.captions import fit_content
 from pipeline.errors import ProviderError
-from pipeline.hashtags import finalize_hashtags
+from pipeline.hashtags import finalize_hashtags, known_tag
+from pipeline.lexicon import fold
 from pipeline.models import Account, ImageAnalysis, PlatformContent
 from pipeline.platforms import get_spec
-
-if TYPE_CHECKING:
-    from pipeline.providers.base import ContentRequest
+from pipeline.ports import ContentRequest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,6 +39,21 @@ AI_UNREACHABLE = "AI_UNREACHABLE"
 AI_BAD_REQUEST = "AI_BAD_REQUEST"
 AI_BAD_RESPONSE = "AI_BAD_RESPONSE"
 AI_REFUSED = "AI_REFUSED"
+AI_NO_VISION = "AI_NO_VISION"  # the model cannot see images: a capability, never retried
+AI_UNSUPPORTED_FORMAT = "AI_UNSUPPORTED_FORMAT"  # the server refuses an output mode
+AI_TRUNCATED = "AI_TRUNCATED"  # the answer was cut off (finish_reason "length")
+AI_STALLED = "AI_STALLED"  # a streamed answer went silent
+
+# codes that say something about the model or server, not about this moment: never retried,
+# and the job tells the user what fell back and why
+DETERMINISTIC = {
+    AI_AUTH_FAILED,
+    AI_QUOTA_EXCEEDED,
+    AI_BAD_REQUEST,
+    AI_REFUSED,
+    AI_NO_VISION,
+    AI_UNSUPPORTED_FORMAT,
+}
 
 
 def provider_error(
@@ -60,11 +74,26 @@ TIMEOUT_ERROR = "The AI service did not answer in time."
 UNREACHABLE_ERROR = "The AI service could not be reached."
 
 
+def timeout_error(generating: bool, timeout_s: float = 0.0) -> ProviderError:
+    """A timeout. One that hit a request the server had accepted (it was generating, or a
+    stream went silent) is not retried: one long wait beats three short ones, and a retry
+    throws away the generation. A connect timeout is retried."""
+    if generating:
+        return provider_error(
+            f"The AI service went silent for {timeout_s:g} s while answering"
+            if timeout_s
+            else "The AI service did not finish its answer in time.",
+            AI_STALLED if timeout_s else AI_TIMEOUT,
+        )
+    return provider_error(TIMEOUT_ERROR, AI_TIMEOUT, retryable=True)
+
+
 def error_for_status(
     status: int, detail: str = "", *, retry_after: float | None = None, auth: bool = False
 ) -> ProviderError:
     """The ProviderError for an HTTP error status (quota cases are the provider's to spot
     first): 429 rate limited, 401/403 (or `auth`) bad key, 408/5xx server, else bad request."""
+    detail = re.sub(r"^Error code: \d+ - ", "", detail or "")  # the openai client's prefix
     if status == 429:
         return provider_error(
             "The AI service is rate limiting requests.",
@@ -76,7 +105,9 @@ def error_for_status(
         return provider_error(f"The AI service rejected the API key ({status}).", AI_AUTH_FAILED)
     if status == 408 or status >= 500:
         return provider_error(
-            f"The AI service had an error ({status}).",
+            f"The AI service had an error ({status}: {detail[:200]})."
+            if detail
+            else f"The AI service had an error ({status}).",
             AI_SERVER_ERROR,
             retryable=True,
             retry_after=retry_after,
@@ -267,50 +298,75 @@ def validate_accounts(data: Mapping[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def structured_with_repair(
-    ask: Callable[[str | None, str | None], str | None],
-    validate: Callable[[dict[str, Any]], T],
-    provider: str,
-) -> T:
-    """`ask(previous_answer, error)` returns the model's text; one repair try, then fail."""
-    text = ask(None, None)
-    try:
-        return validate(parse_json_object(text))
-    except InvalidAnswer as first:
-        log.warning("%s answer invalid (%s); asking once more", provider, first)
-        text2 = ask(text, str(first))
-        try:
-            return validate(parse_json_object(text2))
-        except InvalidAnswer as second:
-            raise provider_error(
-                f"{provider} returned an unusable answer twice ({second}).",
-                AI_BAD_RESPONSE,
-                retryable=True,
-            ) from second
-
-
 # --------------------------------------------------------------------------- content
 
 
+def photo_words(request: ContentRequest) -> set[str]:
+    """Folded words that say what the photo is: the user's words, the analysis's keywords,
+    subject and niches. A hashtag must relate to one of them (or be a known tag)."""
+    a = request.analysis
+    text = " ".join(
+        [
+            request.description,
+            a.description,
+            a.subject,
+            *a.keywords,
+            *a.subject_concepts,
+            *a.niches,
+            *(f"{n.key} {n.name}" for n in request.niches),
+        ]
+    )
+    # words of 4+ letters: "and" or "the" would match half the junk (#ComingFromBrands)
+    return {w for w in re.findall(r"\w+", fold(text).replace("_", " ")) if len(w) >= 4}
+
+
+def _related(tag: str, words: set[str], candidates: set[str]) -> bool:
+    key = re.sub(r"[^\w]", "", fold(tag.lstrip("#"))).replace("_", "")
+    if key in candidates or known_tag(tag):
+        return True
+    for word in words:
+        stem = word[: max(4, len(word) - 2)] if len(word) > 4 else word
+        if stem in key or (len(key) >= 4 and key in word):
+            return True
+    return False
+
+
+def clean_hashtags(
+    tags: Sequence[str], request: ContentRequest, platform: str, words: set[str] | None = None
+) -> list[str]:
+    """An AI's hashtags for one platform: normalised (no URL fragments, at most 30
+    characters, no banned tags), only those related to the photo's words or niches or known
+    to the knowledge base, topped up from the offline candidates to as many as it gave (at
+    least the platform's minimum), within the platform's cap."""
+    spec = get_spec(platform, request.hashtag_limits)
+    words = photo_words(request) if words is None else words
+    cands = list(request.hashtag_candidates.get(platform, []))
+    cand_keys = {re.sub(r"[^\w]", "", fold(c.lstrip("#"))).replace("_", "") for c in cands}
+    given = finalize_hashtags(list(tags), replace(spec, hashtag_max=max(len(tags), 1)))
+    kept = [t for t in given if _related(t, words, cand_keys)]
+    dropped = len(given) - len(kept)
+    if dropped:
+        log.info("dropped %d unrelated AI hashtag(s) on %s", dropped, platform)
+    want = min(spec.hashtag_max, max(len(tags), spec.hashtag_min))
+    tags_out = finalize_hashtags(kept, spec)
+    if len(tags_out) < want:
+        tags_out = finalize_hashtags(tags_out + cands, replace(spec, hashtag_max=want))
+    return tags_out
+
+
 def build_contents(
-    answer: Mapping[str, Mapping[str, Any]],
-    platforms: Sequence[str],
-    hashtag_limits: Mapping[str, int],
-    candidates: Mapping[str, Sequence[str]],
-    provider: str,
+    answer: Mapping[str, Mapping[str, Any]], request: ContentRequest, provider: str
 ) -> dict[str, PlatformContent]:
-    """Validated answer -> PlatformContent per platform, trimmed to the platform's limits.
-    Too few hashtags are topped up from the candidates."""
+    """Validated answer -> PlatformContent per platform, trimmed to the platform's limits,
+    hashtags cleaned (`clean_hashtags`)."""
     out: dict[str, PlatformContent] = {}
-    for p in platforms:
-        spec = get_spec(p, hashtag_limits)
+    words = photo_words(request)
+    for p in request.platforms:
+        spec = get_spec(p, request.hashtag_limits)
         item = answer[p]
-        tags = finalize_hashtags(list(item["hashtags"]), spec)
-        if len(tags) < spec.hashtag_min:
-            tags = finalize_hashtags(tags + list(candidates.get(p, [])), spec)
         content = PlatformContent(
             caption=item["caption"],
-            hashtags=tags,
+            hashtags=clean_hashtags(item["hashtags"], request, p, words),
             alt_text=item.get("alt_text", ""),
             title=item.get("title", "") if spec.title_limit else "",
             provider=provider,
@@ -425,6 +481,10 @@ _TEXT_HANDLE = re.compile(r"(?<![\w.@/])@([A-Za-z0-9_][A-Za-z0-9._-]{0,99})")
 URL_IN_TEXT = re.compile(r"https?://[^\s<>()\[\]\"'*]+")
 
 
+_DOMAIN_END = re.compile(r"\.(?:com|net|org|io|co)$", re.IGNORECASE)
+DOMAIN_HANDLES = ("bluesky", "mastodon")  # handles that are (or end in) domain names
+
+
 def normalize_handle(raw: str) -> str:
     """'@Name.' / 'name' / ' @name ' -> 'Name' (no @, no trailing punctuation)."""
     return raw.strip().lstrip("@").strip().rstrip(".,;:!?)-")
@@ -433,6 +493,9 @@ def normalize_handle(raw: str) -> str:
 def valid_handle(platform: str, handle: str) -> bool:
     """A handle an AI named is usable: the platform's rules and not a reserved path word."""
     h = normalize_handle(handle)
+    if platform not in DOMAIN_HANDLES and _DOMAIN_END.search(h):
+        # "instagram.com" is a site a model copied, not an account
+        return False
     return bool(h) and h.lower() not in RESERVED and accounts.valid_handle(platform, h)
 
 
@@ -518,6 +581,39 @@ def cap_per_platform(accounts: Iterable[Account], limit: int) -> list[Account]:
     return out
 
 
+UNVERIFIED_NOTE = "Suggested by the AI model from memory, not verified: check before tagging."
+
+
+def suggested_accounts(
+    answer: Sequence[Mapping[str, str]],
+    platforms: Sequence[str],
+    niche: str,
+    source: str,
+    limit: int,
+) -> list[Account]:
+    """Accounts from a validated JSON answer: handles checked per platform (invalid ones
+    dropped), de-duplicated, at most `limit` per platform, each marked unverified."""
+    suggested = []
+    for item in answer:
+        plat = item.get("platform") or (platforms[0] if len(platforms) == 1 else "")
+        handle = normalize_handle(item["handle"])
+        if plat not in platforms or not valid_handle(plat, handle):
+            log.info("dropping invalid handle from %s: %r on %r", source, handle, plat)
+            continue
+        note = UNVERIFIED_NOTE + (f" {item['reason']}" if item.get("reason") else "")
+        suggested.append(
+            Account(
+                handle=f"@{handle}",
+                platform=plat,
+                niche=niche,
+                source=source,
+                url=profile_url(plat, handle),
+                note=note[:300],
+            )
+        )
+    return cap_per_platform(suggested, limit)
+
+
 def content_prompt_for(request: ContentRequest) -> str:
     """The one content prompt (all platforms, their limits and hashtag ideas) for a request."""
     from pipeline.providers import prompts
@@ -533,4 +629,5 @@ def content_prompt_for(request: ContentRequest) -> str:
         niches=[n.key for n in request.niches],
         language=request.language,
         tone=request.tone,
+        feedback=request.feedback,
     )

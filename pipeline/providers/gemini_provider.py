@@ -1,11 +1,11 @@
 """Gemini: account discovery with Google Search grounding; also analysis and captions
-(JSON output) when it is the only key. Same fault mapping as the OpenAI provider."""
+(JSON output) when it is the only key. The transport and the error mapping; everything else
+is `AIProvider`'s."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -14,9 +14,10 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from pipeline.errors import ProviderError
-from pipeline.models import Account, ImageAnalysis, PlatformContent, Usage
+from pipeline.models import Account, Usage
+from pipeline.ports import AccountsRequest
 from pipeline.providers import common, prompts
-from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
+from pipeline.providers.ai import AIProvider, Call, Reply
 from pipeline.providers.configs import GeminiConfig
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def _retry_delay(exc: genai_errors.APIError) -> float | None:
 def classify_gemini_error(exc: Exception, max_wait_s: float = 10.0) -> ProviderError:
     """Map google-genai / httpx2 exceptions to a ProviderError."""
     if isinstance(exc, httpx2.TimeoutException):
-        return common.provider_error(common.TIMEOUT_ERROR, common.AI_TIMEOUT, retryable=True)
+        accepted = isinstance(exc, httpx2.ReadTimeout | httpx2.WriteTimeout)
+        return common.timeout_error(generating=accepted)
     if isinstance(exc, httpx2.TransportError):
         return common.provider_error(
             common.UNREACHABLE_ERROR, common.AI_UNREACHABLE, retryable=True
@@ -84,26 +86,35 @@ def _text_of(response: Any) -> str:
     )
 
 
-def _check_refusal(response: Any) -> None:
+def _refusal_of(response: Any) -> str:
+    """Why the model declined (a blocked prompt or a refusal finish reason), else ""."""
     feedback = getattr(response, "prompt_feedback", None)
     if feedback is not None and getattr(feedback, "block_reason", None):
-        raise common.provider_error(
-            f"The AI model declined to answer ({feedback.block_reason}).", common.AI_REFUSED
-        )
+        return str(feedback.block_reason)
     candidates = getattr(response, "candidates", None) or []
     if candidates:
         reason = candidates[0].finish_reason
-        reason_name = getattr(reason, "value", reason) or ""
-        if str(reason_name).upper() in REFUSAL_REASONS:
-            raise common.provider_error(
-                f"The AI model declined to answer ({reason_name}).", common.AI_REFUSED
-            )
+        reason_name = str(getattr(reason, "value", reason) or "")
+        if reason_name.upper() in REFUSAL_REASONS:
+            return reason_name
+    return ""
 
 
-class GeminiProvider:
-    """Provider backed by google-genai generate_content; the Client lives with the provider."""
+def _finish_of(response: Any) -> str:
+    candidates = getattr(response, "candidates", None) or []
+    if not candidates:
+        return "stop"
+    reason = candidates[0].finish_reason
+    name = str(getattr(reason, "value", reason) or "").upper()
+    return "length" if name == "MAX_TOKENS" else "stop"
+
+
+class GeminiProvider(AIProvider):
+    """google-genai generate_content; the Client lives with the provider."""
 
     name = NAME
+    vendor = "Gemini"
+    default_server = "https://generativelanguage.googleapis.com"
 
     def __init__(
         self,
@@ -112,9 +123,7 @@ class GeminiProvider:
         policy: common.RetryPolicy | None = None,
         client: genai.Client | None = None,
     ) -> None:
-        self.config = config
-        self.model = config.model
-        self.policy = policy or common.RetryPolicy.with_retries(config.max_retries)
+        super().__init__(config, policy)
         self.client = client or genai.Client(
             api_key=config.api_key or "no-key",
             http_options=types.HttpOptions(
@@ -123,103 +132,60 @@ class GeminiProvider:
             ),
         )
 
-    # ----------------------------------------------------------------- plumbing
+    def default_label(self) -> str:
+        return self.vendor  # a proxy in front of Gemini is still Gemini
 
-    def _generate(
-        self, contents: list[Any], config: types.GenerateContentConfig, usage: Usage
-    ) -> Any:
-        def call() -> Any:
-            return self.client.models.generate_content(
-                model=self.model, contents=contents, config=config
-            )
+    # ----------------------------------------------------------------- transport
 
-        # failures propagate as ProviderError; the job tells the user (once) and falls back
-        response = self.policy.run(
-            call, lambda e: classify_gemini_error(e, self.policy.max_wait_s)
+    def _classify(self, exc: Exception) -> ProviderError:
+        return classify_gemini_error(exc, self.policy.max_wait_s)
+
+    def _send(self, call: Call) -> Reply:
+        contents: list[Any] = []
+        if call.image_jpeg is not None:
+            contents.append(types.Part.from_bytes(data=call.image_jpeg, mime_type="image/jpeg"))
+        contents.append(call.text)
+        if call.problem:
+            contents.append(f"Your previous answer was:\n{call.previous}\n" + call.repair_text())
+        options: dict[str, Any] = {"system_instruction": call.system}
+        if call.search:
+            options["tools"] = [types.Tool(google_search=types.GoogleSearch())]
+        elif call.output != "text" and call.schema is not None:
+            options["response_mime_type"] = "application/json"
+            if call.output == "json_schema":
+                options["response_schema"] = prompts.gemini_schema(call.schema)
+        # no max_output_tokens: on thinking models it also caps the thoughts and cuts JSON
+        response = self.client.models.generate_content(
+            model=self.model, contents=contents, config=types.GenerateContentConfig(**options)
         )
         meta = getattr(response, "usage_metadata", None)
-        usage.record(
-            NAME,
-            getattr(meta, "prompt_token_count", 0) or 0,
-            getattr(meta, "candidates_token_count", 0) or 0,
-        )
-        _check_refusal(response)
-        return response
-
-    def _structured(
-        self,
-        contents: list[Any],
-        system: str,
-        schema: dict[str, Any],
-        usage: Usage,
-        validate: Callable[[dict[str, Any]], Any],
-    ) -> Any:
-        # no max_output_tokens: on thinking models it also caps the thoughts and cuts JSON
-        config = types.GenerateContentConfig(
-            system_instruction=system,
-            response_mime_type="application/json",
-            response_schema=prompts.gemini_schema(schema),
+        return Reply(
+            _text_of(response),
+            finish_reason=_finish_of(response),
+            refusal=_refusal_of(response),
+            prompt_tokens=getattr(meta, "prompt_token_count", 0) or 0,
+            completion_tokens=getattr(meta, "candidates_token_count", 0) or 0,
+            raw=response,
         )
 
-        def ask(previous: str | None, error: str | None) -> str:
-            parts = list(contents)
-            if error is not None:
-                parts.append(
-                    f"Your previous answer was:\n{(previous or '')[:6000]}\n"
-                    + prompts.repair_prompt(error)
-                )
-            return _text_of(self._generate(parts, config, usage))
+    def list_models(self) -> list[str]:
+        return [str(m.name).removeprefix("models/") for m in self.client.models.list()]
 
-        return common.structured_with_repair(ask, validate, "Gemini")
-
-    # ----------------------------------------------------------------- Protocol
-
-    def analyse(self, request: AnalysisRequest, usage: Usage) -> ImageAnalysis:
-        contents = [
-            types.Part.from_bytes(data=request.image_jpeg, mime_type="image/jpeg"),
-            prompts.analysis_prompt(request.description, request.language, common.niche_keys()),
-        ]
-        answer = self._structured(
-            contents,
-            prompts.ANALYSIS_SYSTEM,
-            prompts.analysis_schema(),
-            usage,
-            common.validate_analysis,
-        )
-        return common.merge_analysis(request.baseline, answer, NAME)
-
-    def write_content(self, request: ContentRequest, usage: Usage) -> dict[str, PlatformContent]:
-        platforms = list(request.platforms)
-        text = common.content_prompt_for(request)
-        answer = self._structured(
-            [text],
-            prompts.CONTENT_SYSTEM,
-            prompts.content_schema(platforms),
-            usage,
-            lambda d: common.validate_content(d, platforms),
-        )
-        return common.build_contents(
-            answer, platforms, request.hashtag_limits, request.hashtag_candidates, NAME
-        )
-
-    def find_accounts(self, request: AccountsRequest, usage: Usage) -> list[Account]:
+    def _grounded_accounts(self, request: AccountsRequest, usage: Usage) -> list[Account]:
         """ONE Google Search grounded call for every requested platform: handles from the
-        answer and its grounding sources, validated per platform, de-duplicated, each with
-        the source URL it came from. Saved accounts are the job's to merge."""
+        answer and its grounding sources, validated per platform, each with the source URL
+        it came from."""
         platforms = list(request.all_platforms)
-        niche = request.niches[0] if request.niches else None
+        niche = request.niches[0].key if request.niches else ""
         prompt = prompts.grounded_accounts_prompt(
             platforms,
             [n.name or n.key for n in request.niches],
             request.description,
             request.limit,
         )
-        config = types.GenerateContentConfig(
-            tools=[types.Tool(google_search=types.GoogleSearch())],
-        )
-        response = self._generate([prompt], config, usage)
-        found = extract_grounded_accounts(response, platforms, niche.key if niche else "")
-        return common.cap_per_platform(found, request.limit)
+        call = Call(step="accounts", system=prompts.ACCOUNTS_SYSTEM, text=prompt, search=True)
+        reply = self._request(call, usage)
+        return extract_grounded_accounts(reply.raw, platforms, niche)
 
 
 def extract_grounded_accounts(

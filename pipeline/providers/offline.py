@@ -10,13 +10,14 @@ from pipeline.captions import compile_content, fit_content
 from pipeline.hashtags import finalize_hashtags
 from pipeline.models import Account, ImageAnalysis, PlatformContent, Usage
 from pipeline.platforms import get_spec
-from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
+from pipeline.ports import AccountsRequest, AnalysisRequest, ContentRequest
 
 
 class OfflineProvider:
     """Provider Protocol over the offline stages; records no AI calls."""
 
     name = "offline"
+    label = "offline"
 
     def __init__(self, config: None = None, *, variant: int = 0) -> None:
         self.variant = variant  # `config`: the registry's calling shape; offline needs none

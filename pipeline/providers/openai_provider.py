@@ -1,38 +1,51 @@
-"""OpenAI (or any OpenAI-compatible server via OPENAI_BASE_URL): vision analysis, all
-platforms' captions in one structured call, and account suggestions.
+"""OpenAI, or any OpenAI-compatible server (OPENAI_BASE_URL: llama.cpp's llama-server,
+Ollama, vLLM, OpenRouter): the transport and the error mapping; everything else is
+`AIProvider`'s.
 
 The client's own retries are off (`max_retries=0`); `RetryPolicy` retries 429 (honouring
-Retry-After, bounded), 5xx, timeouts and connection errors, and never retries
-`insufficient_quota` or 401.
+Retry-After, bounded), 5xx and refused connections, and never retries `insufficient_quota`,
+401, a deterministic "no vision" answer, or a timeout of a request the server had accepted.
+Answers are streamed where the server can: progress is reported as the answer arrives and a
+stalled server is detected by its silence (`stall_s`), not by the total time.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import openai
 from openai import OpenAI
 
 from pipeline.errors import ProviderError
-from pipeline.models import Account, ImageAnalysis, PlatformContent, Usage
 from pipeline.providers import common, prompts
-from pipeline.providers.base import AccountsRequest, AnalysisRequest, ContentRequest
+from pipeline.providers.ai import AIProvider, Call, Reply
+from pipeline.providers.common import UNVERIFIED_NOTE
 from pipeline.providers.configs import OpenAIConfig
+
+__all__ = ["NAME", "UNVERIFIED_NOTE", "OpenAIProvider", "classify_openai_error"]
 
 log = logging.getLogger(__name__)
 
 NAME = "openai"
-UNVERIFIED_NOTE = "Suggested by the AI model from memory, not verified: check before tagging."
+OFFICIAL = "https://api.openai.com/v1"
+PROGRESS_EVERY = 0.1  # report streamed progress in steps of 10%
+
+
+def _accepted_timeout(exc: BaseException) -> bool:
+    """True when a timeout hit a request the server had accepted (reading its answer)."""
+    cause = exc if isinstance(exc, httpx2.TimeoutException) else exc.__cause__
+    return isinstance(cause, httpx2.ReadTimeout | httpx2.WriteTimeout)
 
 
 def classify_openai_error(exc: Exception) -> ProviderError:
     """Map an openai client exception to a ProviderError with code/retryable/quota."""
-    if isinstance(exc, openai.APITimeoutError):
-        return common.provider_error(common.TIMEOUT_ERROR, common.AI_TIMEOUT, retryable=True)
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return common.timeout_error(generating=_accepted_timeout(exc))
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
         return common.provider_error(
             common.UNREACHABLE_ERROR, common.AI_UNREACHABLE, retryable=True
         )
@@ -57,10 +70,12 @@ def classify_openai_error(exc: Exception) -> ProviderError:
     )
 
 
-class OpenAIProvider:
-    """Provider backed by chat.completions with strict JSON-schema output."""
+class OpenAIProvider(AIProvider):
+    """chat.completions over the openai client."""
 
     name = NAME
+    vendor = "OpenAI"
+    default_server = OFFICIAL
 
     def __init__(
         self,
@@ -69,9 +84,8 @@ class OpenAIProvider:
         policy: common.RetryPolicy | None = None,
         client: OpenAI | None = None,
     ) -> None:
-        self.config = config
-        self.model = config.model
-        self.policy = policy or common.RetryPolicy.with_retries(config.max_retries)
+        super().__init__(config, policy)
+        self.official = not config.base_url or "api.openai.com" in config.base_url
         self.client = client or OpenAI(
             # local servers (Ollama, llama.cpp) accept any key
             api_key=config.api_key or "no-key",
@@ -80,151 +94,156 @@ class OpenAIProvider:
             max_retries=0,
         )
 
-    # ----------------------------------------------------------------- plumbing
+    # ----------------------------------------------------------------- transport
 
-    def _chat(
-        self,
-        messages: list[dict[str, Any]],
-        schema_name: str,
-        schema: dict[str, Any],
-        usage: Usage,
-        max_tokens: int,
-    ) -> str:
-        """One completion (with retries); refusals raise AI_REFUSED; returns the text."""
+    def _classify(self, exc: Exception) -> ProviderError:
+        return classify_openai_error(exc)
 
-        def call() -> Any:
-            return self.client.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
-                },
-                max_completion_tokens=max_tokens,
-            )
+    def _schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        # OpenAI's strict subset takes no length limits; they stay in the prompt text
+        if self.official:
+            return prompts.strip_keywords(schema, ("maxLength", "maxItems"))
+        return schema
 
-        # failures propagate as ProviderError; the job tells the user (once) and falls back
-        response = self.policy.run(call, classify_openai_error)
-        u = getattr(response, "usage", None)
-        usage.record(
-            NAME, getattr(u, "prompt_tokens", 0) or 0, getattr(u, "completion_tokens", 0) or 0
+    def _messages(self, call: Call) -> list[dict[str, Any]]:
+        content: Any = call.text
+        if call.image_jpeg is not None:
+            url = "data:image/jpeg;base64," + base64.b64encode(call.image_jpeg).decode()
+            content = [
+                {"type": "text", "text": call.text},
+                {"type": "image_url", "image_url": {"url": url, "detail": "low"}},
+            ]
+        messages = [
+            {"role": "system", "content": call.system},
+            {"role": "user", "content": content},
+        ]
+        if call.problem:
+            messages.append({"role": "assistant", "content": call.previous})
+            messages.append({"role": "user", "content": call.repair_text()})
+        return messages
+
+    def _send(self, call: Call) -> Reply:
+        kwargs: dict[str, Any] = {"model": self.model, "messages": self._messages(call)}
+        if call.output == "json_schema" and call.schema is not None:
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": call.schema_name, "schema": call.schema, "strict": True},
+            }
+        elif call.output == "json_object":
+            kwargs["response_format"] = {"type": "json_object"}
+        # OpenAI's reasoning models take only max_completion_tokens; servers that copy the
+        # API (llama.cpp, Ollama, vLLM) have always read max_tokens
+        kwargs["max_completion_tokens" if self.official else "max_tokens"] = call.max_tokens
+        if self.config.stream and self.caps.stream:
+            return self._stream(kwargs, call)
+        response = self.client.chat.completions.create(**kwargs)
+        return _reply_of(response)
+
+    def _stream(self, kwargs: dict[str, Any], call: Call) -> Reply:
+        """A streamed answer; silence longer than `stall_s` ends it (AI_STALLED)."""
+        timeout = httpx2.Timeout(self.config.timeout_s, read=self.config.stall_s)
+        stream = self.client.with_options(timeout=timeout).chat.completions.create(
+            **kwargs, stream=True, stream_options={"include_usage": True}
         )
-        if not response.choices:
-            return ""
+        if call.on_accepted is not None:
+            call.on_accepted()  # 200 and headers: the server takes this output mode
+        try:
+            kind = stream.response.headers.get("content-type", "")
+            if "event-stream" not in kind:  # the server ignored `stream`: a whole answer
+                self.caps.stream = False
+                return _reply_of(json.loads(stream.response.read()))
+            return self._read_stream(stream, call)
+        except (httpx2.TimeoutException, openai.APITimeoutError) as exc:
+            raise common.timeout_error(True, self.config.stall_s) from exc
+        finally:
+            stream.close()
+
+    def _read_stream(self, stream: Any, call: Call) -> Reply:
+        parts: list[str] = []
+        reply = Reply("")
+        meter = _Progress(call)
+        for chunk in stream:
+            usage = getattr(chunk, "usage", None)
+            if usage is not None:
+                reply.prompt_tokens = usage.prompt_tokens or 0
+                reply.completion_tokens = usage.completion_tokens or 0
+            for choice in chunk.choices or []:
+                delta = choice.delta
+                if delta is not None and delta.content:
+                    parts.append(delta.content)
+                    meter.update(delta.content)
+                if delta is not None and getattr(delta, "refusal", None):
+                    reply.refusal += delta.refusal
+                if choice.finish_reason:
+                    reply.finish_reason = choice.finish_reason
+        reply.text = "".join(parts)
+        return reply
+
+    # ----------------------------------------------------------------- server facts
+
+    def _probe_server(self) -> dict[str, Any]:
+        """llama.cpp's /props: the context size and whether images are accepted."""
+        if self.official:
+            return {}
+        root = self.server[: -len("/v1")] if self.server.endswith("/v1") else self.server
+        response = httpx2.get(f"{root}/props", timeout=5.0)
+        if response.status_code != 200:
+            return {}
+        data = response.json()
+        settings = data.get("default_generation_settings") or {}
+        found: dict[str, Any] = {}
+        n_ctx = settings.get("n_ctx") or data.get("n_ctx")
+        if isinstance(n_ctx, int) and n_ctx > 0:
+            found["context"] = n_ctx
+        modalities = data.get("modalities")
+        if isinstance(modalities, dict) and isinstance(modalities.get("vision"), bool):
+            found["vision"] = modalities["vision"]
+        return found
+
+    def list_models(self) -> list[str]:
+        return [m.id for m in self.client.models.list()]
+
+
+class _Progress:
+    """How far a streamed answer is: the share of milestones passed (the platform keys of a
+    content answer), else of the token budget; reported in steps of PROGRESS_EVERY."""
+
+    def __init__(self, call: Call) -> None:
+        self.call, self.text, self.seen, self.tokens, self.shown = call, "", 0, 0, 0.0
+        self.expected = max(1, int(call.max_tokens * 0.6))  # answers rarely fill the budget
+
+    def update(self, piece: str) -> None:
+        call = self.call
+        if call.progress is None:
+            return
+        self.tokens += 1
+        marks = call.milestones
+        if marks:
+            self.text += piece
+            while self.seen < len(marks) and marks[self.seen] in self.text:
+                self.seen += 1
+            done = max(0, self.seen - 1) / len(marks)  # the current one is being written
+        else:
+            done = min(0.99, self.tokens / self.expected)
+        if done - self.shown >= PROGRESS_EVERY:
+            self.shown = done
+            call.progress(call.step, done)
+
+
+def _reply_of(response: Any) -> Reply:
+    """A Reply from a chat completion (the client's object or its JSON)."""
+    if isinstance(response, dict):
+        response = openai.types.chat.ChatCompletion.model_validate(response)
+    u = getattr(response, "usage", None)
+    reply = Reply(
+        "",
+        prompt_tokens=getattr(u, "prompt_tokens", 0) or 0,
+        completion_tokens=getattr(u, "completion_tokens", 0) or 0,
+        raw=response,
+    )
+    if response.choices:
         choice = response.choices[0]
-        message = choice.message
-        if getattr(message, "refusal", None) or choice.finish_reason == "content_filter":
-            reason = (message.refusal or "content filter").strip()[:200]
-            raise common.provider_error(
-                f"The AI model declined to answer ({reason}).", common.AI_REFUSED
-            )
-        return message.content or ""
-
-    def _structured(
-        self,
-        messages: list[dict[str, Any]],
-        schema_name: str,
-        schema: dict[str, Any],
-        usage: Usage,
-        validate: Callable[[dict[str, Any]], Any],
-        max_tokens: int,
-    ) -> Any:
-        def ask(previous: str | None, error: str | None) -> str:
-            msgs = list(messages)
-            if error is not None:
-                msgs.append({"role": "assistant", "content": (previous or "")[:6000]})
-                msgs.append({"role": "user", "content": prompts.repair_prompt(error)})
-            return self._chat(msgs, schema_name, schema, usage, max_tokens)
-
-        return common.structured_with_repair(ask, validate, "OpenAI")
-
-    # ----------------------------------------------------------------- Protocol
-
-    def analyse(self, request: AnalysisRequest, usage: Usage) -> ImageAnalysis:
-        """Describe the photo; measured numbers stay from the offline baseline."""
-        data_url = "data:image/jpeg;base64," + base64.b64encode(request.image_jpeg).decode()
-        text = prompts.analysis_prompt(request.description, request.language, common.niche_keys())
-        messages = [
-            {"role": "system", "content": prompts.ANALYSIS_SYSTEM},
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": text},
-                    {"type": "image_url", "image_url": {"url": data_url, "detail": "low"}},
-                ],
-            },
-        ]
-        answer = self._structured(
-            messages,
-            prompts.ANALYSIS_SCHEMA_NAME,
-            prompts.analysis_schema(),
-            usage,
-            common.validate_analysis,
-            4000,
-        )
-        return common.merge_analysis(request.baseline, answer, NAME)
-
-    def write_content(self, request: ContentRequest, usage: Usage) -> dict[str, PlatformContent]:
-        """Captions, hashtags, alt text (+ titles) for every platform in ONE call."""
-        platforms = list(request.platforms)
-        user = common.content_prompt_for(request)
-        messages = [
-            {"role": "system", "content": prompts.CONTENT_SYSTEM},
-            {"role": "user", "content": user},
-        ]
-        answer = self._structured(
-            messages,
-            prompts.CONTENT_SCHEMA_NAME,
-            prompts.content_schema(platforms),
-            usage,
-            lambda d: common.validate_content(d, platforms),
-            4000 + 1500 * len(platforms),
-        )
-        return common.build_contents(
-            answer, platforms, request.hashtag_limits, request.hashtag_candidates, NAME
-        )
-
-    def find_accounts(self, request: AccountsRequest, usage: Usage) -> list[Account]:
-        """ONE call for every requested platform: suggested handles, validated per
-        platform, de-duplicated, marked unverified. Saved accounts are the job's to merge."""
-        platforms = list(request.all_platforms)
-        niche = request.niches[0].key if request.niches else ""
-        messages = [
-            {"role": "system", "content": prompts.ACCOUNTS_SYSTEM},
-            {
-                "role": "user",
-                "content": prompts.accounts_prompt(
-                    platforms,
-                    [n.name or n.key for n in request.niches],
-                    request.description,
-                    request.limit,
-                ),
-            },
-        ]
-        answer = self._structured(
-            messages,
-            prompts.ACCOUNTS_SCHEMA_NAME,
-            prompts.accounts_schema_for(platforms),
-            usage,
-            common.validate_accounts,
-            4000 + 300 * len(platforms),
-        )
-        suggested = []
-        for item in answer:
-            plat = item.get("platform") or (platforms[0] if len(platforms) == 1 else "")
-            handle = common.normalize_handle(item["handle"])
-            if plat not in platforms or not common.valid_handle(plat, handle):
-                log.info("dropping invalid handle from OpenAI: %r on %r", handle, plat)
-                continue
-            note = UNVERIFIED_NOTE + (f" {item['reason']}" if item["reason"] else "")
-            suggested.append(
-                Account(
-                    handle=f"@{handle}",
-                    platform=plat,
-                    niche=niche,
-                    source=NAME,
-                    url=common.profile_url(plat, handle),
-                    note=note[:300],
-                )
-            )
-        return common.cap_per_platform(suggested, request.limit)
+        reply.text = choice.message.content or ""
+        reply.refusal = getattr(choice.message, "refusal", None) or ""
+        reply.finish_reason = choice.finish_reason or "stop"
+    return reply

@@ -26,7 +26,7 @@ ACCOUNTS_SCHEMA_NAME = "account_suggestions"
 ANALYSIS_SYSTEM = (
     "You describe photos for a social media assistant. Be concrete and honest: describe only "
     "what is visible, never guess names, places or brands you cannot read in the image. "
-    "Answer in JSON that matches the schema."
+    "Answer with JSON only, in the shape given."
 )
 
 CONTENT_SYSTEM = (
@@ -35,13 +35,13 @@ CONTENT_SYSTEM = (
     "in the requested language and tone. Captions must not contain the hashtags (they are "
     "returned separately). Alt text describes the image for blind readers, without "
     "hashtags or emojis. Prefer the candidate hashtags given; never use banned or spammy "
-    "tags (#followforfollow, #likeforlike, ...). Answer in JSON that matches the schema."
+    "tags (#followforfollow, #likeforlike, ...). Answer with JSON only, in the shape given."
 )
 
 ACCOUNTS_SYSTEM = (
     "You suggest real, currently active public social media accounts worth tagging or "
     "following for a niche. Only give handles you are confident exist; if unsure, return "
-    "fewer. Answer in JSON that matches the schema."
+    "fewer. Answer with JSON only, in the shape given."
 )
 
 
@@ -49,16 +49,34 @@ def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code or "English")
 
 
-def analysis_schema() -> dict[str, Any]:
+# What one answer needs at most; the schema carries these limits (maxLength, maxItems) and
+# the token budget is computed from them, so a model cannot ramble into its context.
+# Platforms allow 2,200 (Instagram) to 63,206 (Facebook) characters, but a caption worth
+# posting needs far fewer, and every character asked for is time on a local model's CPU.
+CAPTION_MAX_CHARS = 800
+COMPACT_CAPTION_CHARS = 300  # asked for after an answer was cut off
+ALT_MAX_CHARS = 250  # alt text guidance: a sentence or two
+CHARS_PER_TOKEN = 2.5  # conservative: Cyrillic and accents cost more tokens than English
+
+
+def _string(max_length: int) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max(1, int(max_length))}
+
+
+def _strings(max_items: int, max_length: int) -> dict[str, Any]:
+    return {"type": "array", "items": _string(max_length), "maxItems": max(0, int(max_items))}
+
+
+def analysis_schema(compact: bool = False) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            "description": {"type": "string"},
-            "keywords": {"type": "array", "items": {"type": "string"}},
-            "niches": {"type": "array", "items": {"type": "string"}},
+            "description": _string(200 if compact else 400),
+            "keywords": _strings(8 if compact else 12, 40),
+            "niches": _strings(3, 40),
             "is_product": {"type": "boolean"},
-            "product_reason": {"type": "string"},
-            "mood": {"type": "string"},
+            "product_reason": _string(120 if compact else 200),
+            "mood": _string(30),
         },
         "required": [
             "description",
@@ -88,28 +106,93 @@ def analysis_prompt(description: str, language: str, niche_keys: Sequence[str]) 
     return "\n".join(lines)
 
 
-def _platform_object() -> dict[str, Any]:
+def _platform_object(limits: Mapping[str, int], compact: bool) -> dict[str, Any]:
+    caption = min(limits.get("caption") or CAPTION_MAX_CHARS, CAPTION_MAX_CHARS)
+    if compact:
+        caption = min(caption, COMPACT_CAPTION_CHARS)
+    alt = min(limits.get("alt_text") or 0, ALT_MAX_CHARS)
     return {
         "type": "object",
         "properties": {
-            "caption": {"type": "string"},
-            "hashtags": {"type": "array", "items": {"type": "string"}},
-            "alt_text": {"type": "string"},
-            "title": {"type": "string"},
+            "caption": _string(caption),
+            "hashtags": _strings(max(1, limits.get("hashtag_max", 5)), 30),
+            "alt_text": _string(min(alt, 150) if compact else alt) if alt else _string(1),
+            "title": _string(limits["title"]) if limits.get("title") else _string(1),
         },
         "required": ["caption", "hashtags", "alt_text", "title"],
         "additionalProperties": False,
     }
 
 
-def content_schema(platforms: Sequence[str]) -> dict[str, Any]:
-    """One object per platform, every platform required."""
+def content_schema(
+    platforms: Sequence[str],
+    limits: Mapping[str, Mapping[str, int]] | None = None,
+    *,
+    compact: bool = False,
+) -> dict[str, Any]:
+    """One object per platform, every platform required, each field within its limit."""
+    limits = limits or {}
     return {
         "type": "object",
-        "properties": {p: _platform_object() for p in platforms},
+        "properties": {p: _platform_object(limits.get(p, {}), compact) for p in platforms},
         "required": list(platforms),
         "additionalProperties": False,
     }
+
+
+def describe_json(schema: Mapping[str, Any]) -> str:
+    """The expected JSON in a line a model can follow without `response_format`: keys,
+    types and limits, e.g. {"x": {"caption": string (<= 280 chars), ...}}."""
+
+    def show(node: Mapping[str, Any]) -> str:
+        kind = node.get("type")
+        if kind == "object":
+            props = node.get("properties", {})
+            return "{" + ", ".join(f'"{k}": {show(v)}' for k, v in props.items()) + "}"
+        if kind == "array":
+            most = node.get("maxItems")
+            return f"[{show(node.get('items', {}))}, ...]" + (
+                f" (at most {most} items)" if most is not None else ""
+            )
+        if kind == "string":
+            if node.get("enum"):
+                return " | ".join(f'"{v}"' for v in node["enum"])
+            most = node.get("maxLength")
+            if most == 1:
+                return '"" (empty)'
+            return "string" + (f" (<= {most} chars)" if most else "")
+        if kind == "boolean":
+            return "true | false"
+        return str(kind or "value")
+
+    return "Answer with one JSON object only, no text around it, exactly of this shape:\n" + show(
+        schema
+    )
+
+
+def answer_tokens(schema: Mapping[str, Any]) -> int:
+    """A completion budget for an answer of this schema: its limits in tokens plus the JSON
+    around them, with a margin. Never the old 4000 + 1500 per platform."""
+
+    def chars(node: Mapping[str, Any]) -> float:
+        kind = node.get("type")
+        if kind == "object":
+            props = node.get("properties", {})
+            return 2 + sum(len(k) + 4 + chars(v) for k, v in props.items())
+        if kind == "array":
+            return 2 + node.get("maxItems", 10) * (chars(node.get("items", {})) + 2)
+        if kind == "string":
+            if node.get("enum"):
+                return 2 + max(len(str(v)) for v in node["enum"])
+            return 2 + node.get("maxLength", 200)
+        return 6
+
+    return int(chars(schema) / CHARS_PER_TOKEN * 1.1) + 32
+
+
+def estimate_tokens(text: str) -> int:
+    """Roughly how many tokens a prompt costs (for fitting a budget into a context)."""
+    return int(len(text) / 3.5) + 8
 
 
 def content_prompt(
@@ -123,6 +206,7 @@ def content_prompt(
     niches: Sequence[str],
     language: str,
     tone: str,
+    feedback: str = "",
 ) -> str:
     """The user prompt for the one content call covering every platform."""
     lines = [
@@ -140,7 +224,8 @@ def content_prompt(
     for p in platforms:
         lim = limits.get(p, {})
         parts = [
-            f"caption <= {lim.get('caption', 2200)} characters",
+            f"caption <= {min(lim.get('caption') or CAPTION_MAX_CHARS, CAPTION_MAX_CHARS)} "
+            "characters",
             f"{lim.get('hashtag_min', 0)}-{lim.get('hashtag_max', 5)} hashtags",
         ]
         if lim.get("alt_text"):
@@ -158,29 +243,34 @@ def content_prompt(
         if cands:
             line += f"; candidate hashtags: {' '.join(cands)}"
         lines.append(line)
+    if feedback:
+        lines.append(f"An earlier answer was rejected: {feedback} Fix exactly that.")
     return "\n".join(lines)
 
 
-def repair_prompt(error: str) -> str:
-    return (
-        f"Your previous answer could not be used: {error}. Answer again with JSON only, "
-        "matching the schema exactly, with every platform present."
+def repair_prompt(error: str, shape: str = "") -> str:
+    """Ask again, saying what was wrong and (again) exactly what JSON is expected."""
+    return f"Your previous answer could not be used: {error}. " + (
+        shape or "Answer again with JSON only."
     )
 
 
-def accounts_schema() -> dict[str, Any]:
+def accounts_schema_for(platforms: Sequence[str], limit: int = 5) -> dict[str, Any]:
+    """At most `limit` accounts per requested platform, `platform` one of them."""
     return {
         "type": "object",
         "properties": {
             "accounts": {
                 "type": "array",
+                "maxItems": max(1, limit * len(platforms)),
                 "items": {
                     "type": "object",
                     "properties": {
-                        "handle": {"type": "string"},
-                        "reason": {"type": "string"},
+                        "platform": {"type": "string", "enum": list(platforms)},
+                        "handle": _string(40),
+                        "reason": _string(100),
                     },
-                    "required": ["handle", "reason"],
+                    "required": ["platform", "handle", "reason"],
                     "additionalProperties": False,
                 },
             }
@@ -188,18 +278,6 @@ def accounts_schema() -> dict[str, Any]:
         "required": ["accounts"],
         "additionalProperties": False,
     }
-
-
-def accounts_schema_for(platforms: Sequence[str]) -> dict[str, Any]:
-    """accounts_schema with `platform` limited to the requested platforms."""
-    schema = accounts_schema()
-    item = schema["properties"]["accounts"]["items"]
-    item["properties"] = {
-        "platform": {"type": "string", "enum": list(platforms)},
-        **item["properties"],
-    }
-    item["required"] = ["platform", *item["required"]]
-    return schema
 
 
 def accounts_prompt(
@@ -228,14 +306,20 @@ def grounded_accounts_prompt(
     )
 
 
-def gemini_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Gemini's response_schema has no additionalProperties: drop it recursively."""
+def strip_keywords(schema: Mapping[str, Any], keywords: Sequence[str]) -> dict[str, Any]:
+    """The schema without `keywords`, recursively (for backends whose schema type lacks
+    them); the limits stay in the prompt text."""
 
     def strip(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items() if k != "additionalProperties"}
+            return {k: strip(v) for k, v in node.items() if k not in keywords}
         if isinstance(node, list):
             return [strip(v) for v in node]
         return node
 
     return strip(copy.deepcopy(dict(schema)))
+
+
+def gemini_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Gemini's response_schema has no additionalProperties: drop it recursively."""
+    return strip_keywords(schema, ("additionalProperties",))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fake_openai import FakeServer, Recorded, Reply
+from tests.fakes.http import FakeServer, Recorded, Reply
 
 BEST_HASHTAGS = """<html><body>
 <div class="tag-box tag-box-v3 margin-bottom-40"><p1>#coffee #coffeetime #latte #CoffeeLover

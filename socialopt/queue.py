@@ -28,13 +28,14 @@ from pipeline.errors import SocialOptError
 from storage.records import utcnow
 
 if TYPE_CHECKING:
-    from socialopt.settings import Settings
     from storage.repository import Repository
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_WAITING_PER_USER = 3
+AI_WORKERS = 4  # threads for blocking AI and network calls, apart from jobs, intake and files
+EXACT_POSITIONS = 3  # positions shown as they are; further back, "about N ahead" in buckets
 
 PositionFn = Callable[[int], Awaitable[None]]
 
@@ -43,6 +44,17 @@ class JobRefused(SocialOptError):
     """A new job cannot start now. Codes: RATE_LIMITED, QUEUE_FULL, SHUTTING_DOWN."""
 
     code = "JOB_REFUSED"
+
+
+def shown_position(position: int) -> int:
+    """The position a waiting job is shown: 1-3 as they are, then the bucket it falls in
+    (5, 10, 20, 30, ...), so a status message changes a handful of times on its way to the
+    front instead of once per job ahead of it (N² edits for N waiting users)."""
+    if position <= EXACT_POSITIONS:
+        return position
+    if position <= 5:
+        return 5
+    return -(-position // 10) * 10
 
 
 @dataclass(eq=False)
@@ -70,13 +82,24 @@ class JobRunner:
     """Per-user serial, globally capped execution of async jobs whose heavy part runs in
     `executor` (a thread pool of `max_concurrent` workers unless one is given)."""
 
-    def __init__(self, max_concurrent: int = 2, executor: Executor | None = None) -> None:
+    def __init__(
+        self,
+        max_concurrent: int = 2,
+        executor: Executor | None = None,
+        *,
+        ai_workers: int = AI_WORKERS,
+    ) -> None:
         self.max_concurrent = max(1, int(max_concurrent))
         self._own_executor = executor is None
         self.executor: Executor = executor or ThreadPoolExecutor(
             max_workers=self.max_concurrent,
             thread_name_prefix="socialopt-job",
             initializer=lower_thread_priority,
+        )
+        # Blocking AI and network calls outside jobs (/caption, /profiles) wait here, so a
+        # slow provider never holds the threads that intake and file work use.
+        self.ai_executor = ThreadPoolExecutor(
+            max_workers=max(1, int(ai_workers)), thread_name_prefix="socialopt-ai"
         )
         self._waiting: list[_Entry] = []
         self.timings: deque[tuple[float, float]] = deque(maxlen=1000)  # (start, end) per job
@@ -99,6 +122,11 @@ class JobRunner:
     def is_running(self, user_id: int) -> bool:
         return user_id in self._running
 
+    @property
+    def closing(self) -> bool:
+        """True once `stop` has begun: no new job is taken."""
+        return self._closing
+
     def waiting_for(self, user_id: int) -> int:
         return sum(1 for e in self._waiting if e.user_id == user_id)
 
@@ -115,6 +143,11 @@ class JobRunner:
         """Run blocking `fn` in the job executor and await its result."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(fn, *args, **kwargs))
+
+    async def run_ai(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking AI or network call in its own bounded pool and await its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.ai_executor, partial(fn, *args, **kwargs))
 
     def submit(
         self,
@@ -134,7 +167,7 @@ class JobRunner:
         entry = _Entry(user_id, work, on_position, on_cancel, label)
         self._waiting.append(entry)
         self._dispatch()
-        position = self._position(entry)
+        position = shown_position(self._position(entry))
         entry.last_position = position
         return position
 
@@ -151,7 +184,7 @@ class JobRunner:
                 self._run(entry), name=f"job-{entry.label or entry.user_id}"
             )
         for entry in self._waiting:
-            position = self._position(entry)
+            position = shown_position(self._position(entry))
             if entry.on_position and entry.last_position not in (-1, position):
                 asyncio.get_running_loop().create_task(self._notify(entry, position))
             entry.last_position = position
@@ -243,12 +276,66 @@ class JobRunner:
         return unfinished
 
     def close(self) -> None:
-        """Shut the executor down if this runner created it."""
+        """Shut the executor down if this runner created it, and the AI pool."""
         if self._own_executor:
             self.executor.shutdown(wait=False, cancel_futures=True)
+        self.ai_executor.shutdown(wait=False, cancel_futures=True)
 
 
-async def admit(settings: Settings, repo: Repository, runner: JobRunner, user_id: int) -> None:
+@dataclass(frozen=True)
+class Admission:
+    """Per-user limits checked before a job is created (0 = no limit), and the hourly
+    budget of AI calls outside jobs (/caption, /profiles)."""
+
+    jobs_per_hour: int = 0
+    quota_bytes: int = 0
+    ai_calls_per_hour: int = 0
+
+
+class AIBudget:
+    """Paid AI calls per user in the last hour, outside jobs (whose calls JOBS_PER_HOUR
+    bounds). Thread-safe: use cases take from it in the AI pool. In memory: a restart starts
+    every user's hour afresh. `limit` 0 = no limit."""
+
+    WINDOW_S = 3600.0
+
+    def __init__(self, limit: int = 0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = max(0, int(limit))
+        self._clock = clock
+        self._calls: dict[int, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, user_id: int, now: float) -> deque[float]:
+        calls = self._calls.setdefault(user_id, deque())
+        while calls and now - calls[0] >= self.WINDOW_S:
+            calls.popleft()
+        return calls
+
+    def take(self, user_id: int) -> bool:
+        """Count one call for `user_id` if the hour's budget allows it; False when spent."""
+        with self._lock:
+            now = self._clock()
+            calls = self._recent(user_id, now)
+            if self.limit and len(calls) >= self.limit:
+                return False
+            calls.append(now)
+            return True
+
+    def used(self, user_id: int) -> int:
+        with self._lock:
+            return len(self._recent(user_id, self._clock()))
+
+    def free_in_s(self, user_id: int) -> float:
+        """Seconds until the user's next call is allowed again (0 when it is now)."""
+        with self._lock:
+            now = self._clock()
+            calls = self._recent(user_id, now)
+            if not self.limit or len(calls) < self.limit:
+                return 0.0
+            return max(0.0, self.WINDOW_S - (now - calls[0]))
+
+
+async def admit(limits: Admission, repo: Repository, runner: JobRunner, user_id: int) -> None:
     """Raise JobRefused/QuotaExceeded when `user_id` may not start another job now."""
     if runner.waiting_for(user_id) >= MAX_WAITING_PER_USER:
         raise JobRefused(
@@ -256,13 +343,13 @@ async def admit(settings: Settings, repo: Repository, runner: JobRunner, user_id
             "please wait for them to finish.",
             code="QUEUE_FULL",
         )
-    if settings.jobs_per_hour > 0:
+    if limits.jobs_per_hour > 0:
         since = utcnow() - timedelta(hours=1)
         count = await repo.count_sessions_since(user_id, since)
-        if count >= settings.jobs_per_hour:
+        if count >= limits.jobs_per_hour:
             raise JobRefused(
-                f"You have reached the limit of {settings.jobs_per_hour} photos per hour; "
+                f"You have reached the limit of {limits.jobs_per_hour} photos per hour; "
                 "please try again a bit later.",
                 code="RATE_LIMITED",
             )
-    await repo.check_quota(user_id, settings.user_quota_mb * 1024 * 1024)
+    await repo.check_quota(user_id, limits.quota_bytes)

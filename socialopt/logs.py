@@ -7,16 +7,34 @@ through it.
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
+
+_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def _forms(secret: str) -> set[str]:
+    """The ways `secret` can appear in text: as is, URL-encoded (a path or query echoed by a
+    server: `:` as `%3A`, either case, `+` for a space) and encoded twice."""
+    forms = {secret}
+    for encoded in (quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret)):
+        lower = _ESCAPE.sub(lambda m: m.group(0).lower(), encoded)
+        forms |= {encoded, lower, quote(encoded, safe="")}
+    return forms
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret (and the token's secret half) replaced by `***`."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
+    """`text` with every secret (and the token's secret half) replaced by `***`, in plain
+    and URL-encoded forms."""
+    forms: set[str] = set()
+    for secret in {s for s in secrets if s}:
+        forms |= _forms(secret)
         if ":" in secret and secret.split(":", 1)[0].isdigit():
-            text = text.replace(secret.split(":", 1)[1], "***")  # bot token without the id
+            forms |= _forms(secret.split(":", 1)[1])  # bot token without the id
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
 
 

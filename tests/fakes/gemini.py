@@ -5,13 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.fake_openai import (
-    GOOD_ANALYSIS,
-    FakeServer,
-    Recorded,
-    Reply,
-    good_content,
-)
+from tests.fakes.http import FakeServer, Recorded, Reply
+from tests.fakes.openai import GOOD_ANALYSIS, good_content
 
 
 def gemini_body(

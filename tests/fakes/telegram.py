@@ -6,7 +6,12 @@ every call with its parsed parameters and uploaded files, and lets a test play a
 photo, a document, a text, a command or a button press, then await the bot's replies.
 
 Point the bot at it with `base_url=fake.base_url` and `base_file_url=fake.base_file_url`.
-It runs on the caller's event loop (tornado on asyncio).
+It runs on the caller's event loop (tornado on asyncio). Like Telegram, it listens with a deep
+backlog (LISTEN_BACKLOG, so a load bench measures the bot, not refused connections) and drops
+the updates a getUpdates offset has confirmed. Faults a test can ask for: `fail_methods` (a
+method answers an error), `file_error` (downloads fail with a body that echoes the requested
+path, token included, as some servers do) and `hold_methods` (a method's call is recorded,
+then left unanswered until its event is set: a bot killed meanwhile never gets the answer).
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 BOT_ID = 424242
+LISTEN_BACKLOG = 1024  # Telegram's servers never refuse a connection for want of a backlog
 BOT_USERNAME = "socialopt_test_bot"
 # Parameters whose values are plain strings even when they look like JSON (e.g. text "42").
 _STRING_PARAMS = frozenset(
@@ -98,6 +105,10 @@ class FakeTelegram:
     fail_methods: dict[str, tuple[int, str]] = field(
         default_factory=dict
     )  # method -> (code, desc)
+    # (HTTP status, description) for every file download; `{path}` in the description is
+    # replaced by the requested path as the server received it, URL-encoded
+    file_error: tuple[int, str] | None = None
+    hold_methods: dict[str, asyncio.Event] = field(default_factory=dict)  # method -> release
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -132,7 +143,7 @@ class FakeTelegram:
                 (r"/file/bot([^/]+)/(.+)", _FileHandler, {"fake": self}),
             ]
         )
-        sockets = bind_sockets(0, "127.0.0.1")
+        sockets = bind_sockets(0, "127.0.0.1", backlog=LISTEN_BACKLOG)
         self.port = sockets[0].getsockname()[1]
         self._server = HTTPServer(app, max_body_size=200 * 1024 * 1024)
         self._server.add_sockets(sockets)
@@ -427,6 +438,9 @@ class FakeTelegram:
             if result:
                 await self._record(call)
             return 200, {"ok": True, "result": result}
+        if method in self.hold_methods:
+            await self._record(Call(f"held:{method}", params, files, call.at, call.chat_id))
+            await self.hold_methods[method].wait()
         if method in self.fail_methods:
             code, description = self.fail_methods[method]
             await self._record(call)
@@ -610,6 +624,13 @@ class _FileHandler(RequestHandler):
         self.fake = fake
 
     def get(self, token: str, path: str) -> None:
+        if self.fake.file_error is not None:
+            code, description = self.fake.file_error
+            echoed = description.replace("{path}", quote(self.request.path, safe=""))
+            self.set_status(code)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"ok": False, "error_code": code, "description": echoed}))
+            return
         data = self.fake.file_bytes(path) if token == self.fake.token else None
         if data is None:
             self.set_status(404)

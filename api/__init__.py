@@ -1,0 +1,1 @@
+"""The REST API front door (FastAPI): `api.app.create_app`."""
