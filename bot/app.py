@@ -37,7 +37,13 @@ from bot.ratelimit import PriorityRateLimiter
 from socialopt.queue import AIBudget, JobRunner
 from socialopt.settings import Settings
 from socialopt.usecases import sessions
-from socialopt.wiring import admission, job_backend, job_defaults, services_with_cache
+from socialopt.wiring import (
+    admission,
+    file_store,
+    job_backend,
+    job_defaults,
+    services_with_cache,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +193,7 @@ async def _post_init(app: Application) -> None:
     )
     svc.ai_budget = AIBudget(svc.admission.ai_calls_per_hour)
     svc.backend = await asyncio.to_thread(job_backend, settings)
+    svc.store = await asyncio.to_thread(file_store, settings)
     app.bot_data[SERVICES_KEY] = svc
     app.bot_data["_owns_repo"] = wiring.repository is None
     svc.sessions_dir.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from socialopt.backends import JobBackend, LocalBackend
 from socialopt.queue import AIBudget
+from storage.files import FileStore, LocalStore
 
 if TYPE_CHECKING:
     from pipeline.models import JobOptions
@@ -38,6 +39,12 @@ class BotServices:
     admission: Admission  # per-user limits checked before a job is created
     ai_budget: AIBudget = field(default_factory=AIBudget)  # AI calls outside jobs, per hour
     backend: JobBackend = field(default_factory=LocalBackend)  # where jobs run (JOB_BACKEND)
+    store: FileStore | None = None  # where session files live (wiring.file_store)
+
+    @property
+    def files(self) -> FileStore:
+        """The session file store: the configured one, else DATA_DIR/sessions."""
+        return self.store or LocalStore(self.sessions_dir)
 
     @property
     def ai_enabled(self) -> bool:

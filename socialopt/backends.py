@@ -5,8 +5,6 @@ bot) delivers a job the same way whichever process ran it."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.errors import SocialOptError
@@ -14,7 +12,7 @@ from pipeline.models import JobResult, ProgressEvent, ProgressFn
 from socialopt import celery_app
 from socialopt.progress import ProgressBoard
 from socialopt.usecases import sessions
-from socialopt.usecases.history import stored_result
+from socialopt.usecases.history import session_files, stored_result
 from storage.files import FileStore
 from storage.repository import Repository
 
@@ -136,9 +134,5 @@ class CeleryBackend:
             return None
 
     def _result(self, session: Any) -> JobResult:
-        local = self.store.local_path(session.id, "results.json")
-        if local is not None:
-            return stored_result(session, local.parent)
-        with tempfile.TemporaryDirectory(prefix="socialopt-result-") as tmp:
-            folder = self.store.fetch_dir(session.id, Path(tmp))
+        with session_files(self.store, session.id) as folder:
             return stored_result(session, folder)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from pathlib import Path
 
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
@@ -13,7 +13,7 @@ from bot.callbacks import HISTORY
 from bot.context import BotContext
 from bot.delivery import send_platform
 from bot.formatting import display_name, escape, local_time
-from socialopt.usecases.history import stored_platforms
+from socialopt.usecases.history import resend_kit
 from storage.records import SessionRecord
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,10 @@ async def resend_session(
     context: BotContext, chat_id: int, session: SessionRecord, timezone: str
 ) -> None:
     """Send a stored session again from its folder: preview, images as documents, texts."""
-    folder = Path(context.svc.sessions_dir) / session.id
-    preview = folder / "preview.jpg"
-    if preview.is_file():
-        with preview.open("rb") as fh:
-            await context.bot.send_photo(chat_id, fh, caption="All crops at a glance")
-    for item in stored_platforms(session, folder):
+    preview, platforms = await asyncio.to_thread(resend_kit, context.svc.files, session)
+    if preview:
+        await context.bot.send_photo(chat_id, preview, caption="All crops at a glance")
+    for item in platforms:
         await send_platform(
             context.bot, chat_id, item.platform, item.result, timezone=timezone, image=item.image
         )

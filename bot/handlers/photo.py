@@ -41,10 +41,10 @@ from bot.formatting import display_name, escape
 from bot.jobs import job_options, start_photo_job
 from pipeline.errors import IntakeError, SocialOptError
 from pipeline.intake import MB, probe_image
-from pipeline.outputs import make_zip
 from pipeline.platforms import PLATFORM_KEYS
 from socialopt.logs import redact
 from socialopt.usecases import sessions
+from socialopt.usecases.history import zip_session
 
 log = logging.getLogger(__name__)
 
@@ -359,12 +359,14 @@ async def zip_pressed(update: Update, context: BotContext) -> None:
     svc, uid = context.svc, update.effective_user.id
     sid = ZIP.rest(query.data)
     session = await svc.repo.get_session(uid, sid)
-    folder = svc.sessions_dir / sid
-    if session is None or session.status != "completed" or not folder.is_dir():
+    if session is None or session.status != "completed":
         await query.message.reply_text("Those files are no longer available.")
         return
     with tempfile.TemporaryDirectory(prefix="socialopt-zip-") as tmp:
-        zip_path = await asyncio.to_thread(make_zip, folder, Path(tmp) / f"socialopt_{sid}.zip")
+        zip_path = await asyncio.to_thread(zip_session, svc.files, sid, Path(tmp))
+        if zip_path is None:
+            await query.message.reply_text("Those files are no longer available.")
+            return
         size = zip_path.stat().st_size
         if size > CLOUD_UPLOAD_LIMIT and not svc.settings.telegram_api_base_url:
             await query.message.reply_text(

@@ -198,7 +198,7 @@ async def fire(context: BotContext) -> None:
         return
     reminder = due.reminder
     chat_id = reminder.chat_id
-    kit = await uc.kit(reminder, context.svc.sessions_dir)
+    kit = await uc.kit(reminder, context.svc.files)
     try:
         await send_html(context.bot, chat_id, kit_header(due))
         if kit is None:

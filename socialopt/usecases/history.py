@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,9 @@ from pipeline.models import (
     SourceInfo,
     Usage,
 )
+from pipeline.outputs import make_zip
 from pipeline.serialize import analysis_from_dict, niche_from_dict, platform_result_from_dict
+from storage.files import FileStore
 from storage.records import SessionRecord
 
 
@@ -95,3 +99,35 @@ def stored_result(session: SessionRecord, folder: Path) -> JobResult:
         warnings=list(doc.get("warnings") or []),
         timings=dict(doc.get("timings") or {}),
     )
+
+
+@contextmanager
+def session_files(store: FileStore, session_id: str) -> Iterator[Path]:
+    """A local folder with the session's files, wherever the store keeps them: the session's
+    own folder on a local store, a temporary copy (removed afterwards) from S3."""
+    local = store.local_path(session_id, "results.json")
+    if local is not None:
+        yield local.parent
+        return
+    with tempfile.TemporaryDirectory(prefix="socialopt-session-") as tmp:
+        yield store.fetch_dir(session_id, Path(tmp))
+
+
+def zip_session(store: FileStore, session_id: str, dest: Path) -> Path | None:
+    """The session's images, results.json and caption files zipped into `dest` (a folder);
+    None when the store has no files for it. Sync."""
+    with session_files(store, session_id) as folder:
+        if not (folder / "results.json").is_file():
+            return None
+        return make_zip(folder, dest / f"socialopt_{session_id}.zip")
+
+
+def resend_kit(store: FileStore, session: SessionRecord) -> tuple[bytes, list[StoredPlatform]]:
+    """What sending a stored session again needs: the preview's bytes (b"" when gone) and each
+    platform with its image. Sync."""
+    with session_files(store, session.id) as folder:
+        preview = folder / "preview.jpg"
+        return (
+            preview.read_bytes() if preview.is_file() else b"",
+            list(stored_platforms(session, folder)),
+        )

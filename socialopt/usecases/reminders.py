@@ -18,12 +18,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from pathlib import Path
 
 from pipeline.errors import SocialOptError
 from pipeline.platforms import PLATFORMS, PlatformSpec
 from pipeline.posting import get_zone, no_study_note
-from socialopt.usecases.history import StoredPlatform, stored_platforms
+from socialopt.usecases.history import StoredPlatform, session_files, stored_platforms
+from storage.files import FileStore
 from storage.records import SessionRecord
 from storage.reminders import NewReminder, ReminderRecord, ReminderStore
 
@@ -258,19 +258,19 @@ class Reminders:
             return Due("wait", moved, at)
         return Due("send", record, late=now - record.due_at > LATE_AFTER)
 
-    async def kit(self, reminder: ReminderRecord, sessions_dir: Path) -> StoredPlatform | None:
+    async def kit(self, reminder: ReminderRecord, files: FileStore) -> StoredPlatform | None:
         """The reminder's ready-to-post kit from its session: result and image file (None
         when the session or that platform is gone)."""
         session = await self.repo.get_session(reminder.user_id, reminder.session_id)
         if session is None or not session.results:
             return None
-        folder = Path(sessions_dir) / session.id
 
         def find() -> StoredPlatform | None:
-            return next(
-                (s for s in stored_platforms(session, folder) if s.platform == reminder.platform),
-                None,
-            )
+            with session_files(files, session.id) as folder:
+                mine = (
+                    s for s in stored_platforms(session, folder) if s.platform == reminder.platform
+                )
+                return next(mine, None)
 
         return await asyncio.to_thread(find)
 
