@@ -33,7 +33,6 @@ from typing import Any
 
 from pipeline import niches, posting
 from pipeline.alt_text import alt_text_for
-from pipeline.analysis import analyse_image
 from pipeline.contact_sheet import make_contact_sheet, results_sheet
 from pipeline.content import write_text
 from pipeline.errors import IntakeError, OptionsError
@@ -43,6 +42,7 @@ from pipeline.job import (
     _recognise,
     _render_one,
     _upscale_warnings,
+    analyse_source,
     validate_options,
 )
 from pipeline.models import (
@@ -276,14 +276,7 @@ def run_set(
                 key: pool.submit(_slide, source, specs[key], options, focus, sizes[key])
                 for key in targets
             }
-            analysis = analyse_image(
-                source.image,
-                description=options.description,
-                faces=focus.faces,
-                scale=source.scale,
-                recognition=recognised.result(),
-                focus=focus,
-            )
+            analysis = analyse_source(source, options.description, focus, recognised.result())
             for key, future in renders.items():
                 image, error, seconds = future.result()
                 spec = specs[key]

@@ -32,6 +32,7 @@ from pipeline.intake import IntakeLimits, SourceImage, decode_size_for, load_ima
 from pipeline.models import (
     CAPTION_VARIANTS,
     PRODUCT_STYLES,
+    ImageAnalysis,
     JobOptions,
     JobResult,
     PlatformResult,
@@ -45,10 +46,24 @@ from pipeline.platforms import PLATFORMS, PlatformSpec, get_spec, parse_platform
 from pipeline.publish import product_photos, upload_all
 from pipeline.render import render_platform
 from pipeline.services import Services
-from pipeline.vision import focus_map
+from pipeline.vision import Focus, focus_map
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def analyse_source(
+    source: SourceImage, description: str, focus: Focus, recognition: Recognition | None
+) -> ImageAnalysis:
+    """The offline analysis of one decoded photo, with the focus map and recognition reused."""
+    return analyse_image(
+        source.image,
+        description=description,
+        faces=focus.faces,
+        scale=source.scale,
+        recognition=recognition,
+        focus=focus,
+    )
 
 
 def validate_options(options: JobOptions) -> JobOptions:
@@ -244,14 +259,7 @@ def run_job(
             for key, spec in specs.items()
         }
         t0 = time.perf_counter()
-        baseline = analyse_image(
-            source.image,
-            description=options.description,
-            faces=focus.faces,
-            scale=source.scale,
-            recognition=recognised.result(),
-            focus=focus,
-        )
+        baseline = analyse_source(source, options.description, focus, recognised.result())
         text = write_text(source, baseline, options, services, specs, usage, report)
         timings["text"] = time.perf_counter() - t0
         rendered = {key: future.result() for key, future in renders.items()}
