@@ -544,26 +544,21 @@ class Repository:
 
     async def mark_delivery_pending(self, uid: int, sid: str) -> None:
         """The session's results are to be delivered in a chat (set before the job runs)."""
-        async with self._write() as conn:
-            await self._update_owned(
-                conn,
-                uid,
-                sid,
-                "UPDATE processing_sessions SET delivery = 'pending', delivered_at = NULL "
-                "WHERE id = ? AND user_id = ?",
-                (),
-            )
+        await self._set_delivery(uid, sid, "pending", None)
 
     async def mark_delivered(self, uid: int, sid: str) -> None:
         """Every result reached the chat (or was re-offered after a restart)."""
+        await self._set_delivery(uid, sid, "delivered", self._now())
+
+    async def _set_delivery(self, uid: int, sid: str, state: str, at: str | None) -> None:
         async with self._write() as conn:
             await self._update_owned(
                 conn,
                 uid,
                 sid,
-                "UPDATE processing_sessions SET delivery = 'delivered', delivered_at = ? "
+                "UPDATE processing_sessions SET delivery = ?, delivered_at = ? "
                 "WHERE id = ? AND user_id = ?",
-                (self._now(),),
+                (state, at),
             )
 
     async def undelivered(self) -> list[SessionRecord]:

@@ -24,17 +24,17 @@ def has_done(call: Call) -> bool:
     return any(data == "p:done" for _, data in call.buttons())
 
 
+async def photo_keyboard(fake: FakeTelegram) -> tuple[int, Call]:
+    """Send a photo; (the call count before it, the platform keyboard it got)."""
+    mark = len(fake.calls)
+    fake.send_photo(ANA, COFFEE)
+    return mark, await fake.wait_call(ANA, "sendMessage", since=mark, match=has_done)
+
+
 async def test_an_idle_draft_expires_and_says_so(fake: FakeTelegram, tmp_path: Path) -> None:
     app = build_application(settings_for(fake, tmp_path, draft_ttl_s=1))
     async with running(app):
-        mark = len(fake.calls)
-        fake.send_photo(ANA, COFFEE)
-        keyboard = await fake.wait_call(
-            ANA,
-            "sendMessage",
-            since=mark,
-            match=has_done,
-        )
+        mark, keyboard = await photo_keyboard(fake)
         assert DRAFT_KEY in app.user_data[ANA]  # the draft holds the photo while waiting
         expired = await fake.wait_text(ANA, "waited too long", since=mark, timeout=10)
         assert expired.method == "editMessageText"
@@ -49,14 +49,7 @@ async def test_a_draft_answered_in_time_does_not_expire(
 ) -> None:
     app = build_application(settings_for(fake, tmp_path, draft_ttl_s=30))
     async with running(app):
-        mark = len(fake.calls)
-        fake.send_photo(ANA, COFFEE)
-        keyboard = await fake.wait_call(
-            ANA,
-            "sendMessage",
-            since=mark,
-            match=has_done,
-        )
+        mark, keyboard = await photo_keyboard(fake)
         fake.press(ANA, keyboard.result["message_id"], "p:done")
         await fake.wait_text(ANA, "description", since=mark)
         assert DRAFT_KEY in app.user_data[ANA]
