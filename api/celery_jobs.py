@@ -41,10 +41,7 @@ class CeleryJobs:
         celery_app.configure(settings, broker_url)
 
     def progress(self, session_id: str) -> _View | None:
-        try:
-            data = self.board.view(session_id)
-        except Exception:  # noqa: BLE001 - Redis down: no live progress, the row still answers
-            return None
+        data = self.board.live(session_id)
         return _View(data) if data else None
 
     def queue_depth(self) -> int:

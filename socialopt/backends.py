@@ -112,7 +112,7 @@ class CeleryBackend:
                 code = (session.error_code if session else None) or "PROCESSING_FAILED"
                 message = (session.error_message if session else None) or "The job failed."
                 raise SocialOptError(message, code=code)
-            view = await asyncio.to_thread(self._view, sid)
+            view = await asyncio.to_thread(self.board.live, sid)
             if progress is not None and view and view["completed_platforms"] != shown:
                 shown = view["completed_platforms"]
                 progress(
@@ -126,12 +126,6 @@ class CeleryBackend:
                 )
             await asyncio.sleep(POLL_S)
         return await asyncio.to_thread(self._result, session)
-
-    def _view(self, sid: str) -> dict[str, Any] | None:
-        try:
-            return self.board.view(sid)
-        except Exception:  # noqa: BLE001 - progress is cosmetic; the row decides
-            return None
 
     def _result(self, session: Any) -> JobResult:
         with session_files(self.store, session.id) as folder:

@@ -62,6 +62,14 @@ class ProgressBoard:
 
         return report
 
+    def live(self, session_id: str) -> dict[str, Any] | None:
+        """`view`, or None when Redis does not answer: progress is cosmetic, the session row
+        still says where the job is."""
+        try:
+            return self.view(session_id)
+        except Exception:  # noqa: BLE001
+            return None
+
     def view(self, session_id: str) -> dict[str, Any] | None:
         data = {
             k.decode(): v.decode()

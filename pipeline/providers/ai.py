@@ -332,16 +332,13 @@ class AIProvider:
             text = prompts.analysis_prompt(
                 request.description, request.language, common.niche_keys()
             )
-            shape = prompts.describe_json(schema)
-            return Call(
-                step="analysis",
-                system=prompts.ANALYSIS_SYSTEM,
-                text=text + "\n\n" + shape,
-                shape=shape,
+            return self._json_call(
+                "analysis",
+                prompts.ANALYSIS_SYSTEM,
+                text,
+                prompts.ANALYSIS_SCHEMA_NAME,
+                schema,
                 image_jpeg=request.image_jpeg,
-                schema_name=prompts.ANALYSIS_SCHEMA_NAME,
-                schema=self._schema(schema),
-                max_tokens=prompts.answer_tokens(schema),
                 progress=request.progress,
                 milestones=tuple(f'"{k}"' for k in schema["properties"]),
             )
@@ -364,16 +361,12 @@ class AIProvider:
         limits = common.limits_for(platforms, request.hashtag_limits)
 
         def build(compact: bool) -> Call:
-            schema = prompts.content_schema(platforms, limits, compact=compact)
-            shape = prompts.describe_json(schema)
-            return Call(
-                step="content",
-                system=prompts.CONTENT_SYSTEM,
-                text=common.content_prompt_for(request) + "\n\n" + shape,
-                shape=shape,
-                schema_name=prompts.CONTENT_SCHEMA_NAME,
-                schema=self._schema(schema),
-                max_tokens=prompts.answer_tokens(schema),
+            return self._json_call(
+                "content",
+                prompts.CONTENT_SYSTEM,
+                common.content_prompt_for(request),
+                prompts.CONTENT_SCHEMA_NAME,
+                prompts.content_schema(platforms, limits, compact=compact),
                 progress=request.progress,
                 milestones=tuple(f'"{p}"' for p in platforms) if len(platforms) > 1 else (),
             )
@@ -395,20 +388,36 @@ class AIProvider:
             text = prompts.accounts_prompt(
                 platforms, [n.name or n.key for n in request.niches], request.description, limit
             )
-            shape = prompts.describe_json(schema)
-            return Call(
-                step="accounts",
-                system=prompts.ACCOUNTS_SYSTEM,
-                text=text + "\n\n" + shape,
-                shape=shape,
-                schema_name=prompts.ACCOUNTS_SCHEMA_NAME,
-                schema=self._schema(schema),
-                max_tokens=prompts.answer_tokens(schema),
+            return self._json_call(
+                "accounts", prompts.ACCOUNTS_SYSTEM, text, prompts.ACCOUNTS_SCHEMA_NAME, schema
             )
 
         answer = self._sized(build, common.validate_accounts, usage)
         niche = request.niches[0].key if request.niches else ""
         return common.suggested_accounts(answer, platforms, niche, self.name, request.limit)
+
+    def _json_call(
+        self,
+        step: str,
+        system: str,
+        text: str,
+        schema_name: str,
+        schema: dict[str, Any],
+        **extra: Any,
+    ) -> Call:
+        """A JSON call: the expected shape is written in the prompt too (for servers that
+        ignore response_format), and the token budget comes from the schema's limits."""
+        shape = prompts.describe_json(schema)
+        return Call(
+            step=step,
+            system=system,
+            text=text + "\n\n" + shape,
+            shape=shape,
+            schema_name=schema_name,
+            schema=self._schema(schema),
+            max_tokens=prompts.answer_tokens(schema),
+            **extra,
+        )
 
     def _schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         """The schema as this backend sends it (hook: a backend may strip keywords)."""
